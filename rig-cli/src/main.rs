@@ -1,1 +1,461 @@
-fn main() {}
+//! `rig`: create and maintain AWS riglets from one `rig.toml`.
+//!
+//! Data goes to stdout; progress, stack events and logs go to stderr.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use rig_core::SecretRequirement;
+use rig_engine::aws::{AwsOptions, Clients};
+use rig_engine::config::{self, Overrides, Riglet};
+use rig_engine::engine::{Engine, EngineOptions, Outcome};
+use rig_engine::planner::{self, Backends, RigletPlan};
+use rig_engine::plugin::{PluginHost, SearchPath};
+use rig_engine::report::StderrReporter;
+use rig_engine::secrets::Prompt;
+
+#[derive(Parser, Debug)]
+#[command(name = "rig", version, about = "Create and maintain AWS riglets: foundation, compute, database and pipelines as CloudFormation stacks.")]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Global {
+    /// The riglet configuration file.
+    #[arg(long, global = true, env = "RIG_CONFIG", default_value = "rig.toml")]
+    config: PathBuf,
+    /// AWS profile to use.
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    profile: Option<String>,
+    /// AWS region (overrides `region` in the config).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// Send every AWS call to this endpoint (e.g. a local emulator).
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+    /// A plugin library to load before searching the standard places (repeatable).
+    #[arg(long = "plugin", global = true)]
+    plugins: Vec<PathBuf>,
+    /// Print data as JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// More logs on stderr (-v, -vv, -vvv); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Do not stream stack events.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+struct Select {
+    /// Only these environments (repeatable). Default: all in the config.
+    #[arg(long = "env")]
+    envs: Vec<String>,
+    /// Compute backend (overrides the config): ecs-ec2, fargate, or a plugin's id.
+    #[arg(long)]
+    compute: Option<String>,
+    /// Database backend (overrides the config): aurora-provisioned, aurora-serverless, couchdb, none, or a plugin's id.
+    #[arg(long)]
+    db: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create or update the riglet (every environment, or those given with --env).
+    Up {
+        #[command(flatten)]
+        select: Select,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Delete and re-create stacks whose creation failed (ROLLBACK_COMPLETE).
+        #[arg(long)]
+        replace_failed: bool,
+        /// Stacks deployed at the same time.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
+    /// Show what `up` would change (change sets, deleted afterwards). Exit code 0: no changes, 2: changes.
+    Plan {
+        #[command(flatten)]
+        select: Select,
+    },
+    /// Delete the riglet (or the environments given with --env) in reverse order.
+    Down {
+        #[command(flatten)]
+        select: Select,
+        /// Also delete the stored secrets (database passwords, tokens).
+        #[arg(long)]
+        purge_secrets: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Every stack's status and the health of its backend.
+    Status {
+        #[command(flatten)]
+        select: Select,
+    },
+    /// The stacks' outputs.
+    Outputs {
+        #[command(flatten)]
+        select: Select,
+    },
+    /// Turn termination protection on for every stack of the riglet.
+    Protect {
+        #[command(flatten)]
+        select: Select,
+    },
+    /// Turn termination protection off.
+    Unprotect {
+        #[command(flatten)]
+        select: Select,
+    },
+    /// Write every template and its parameters that `up` would deploy; no AWS call.
+    Render {
+        #[command(flatten)]
+        select: Select,
+        /// Output folder.
+        #[arg(long, default_value = "rig-out")]
+        out: PathBuf,
+    },
+    /// Plugins.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PluginsCommand {
+    /// Every plugin found, in search order, and whether it can be loaded.
+    List,
+}
+
+fn init_logs(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "warn,rig_engine=info,rig=info",
+        2 => "info,rig_engine=debug,rig=debug",
+        _ => "debug,rig_engine=trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(verbose >= 2).try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(cli.global.verbose);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The configuration, its backends and its plan: everything checked before any AWS call.
+struct Prepared {
+    riglet: Riglet,
+    backends: Backends,
+    plan: RigletPlan,
+}
+
+fn prepare(g: &Global, select: &Select) -> Result<Prepared> {
+    let ov = Overrides {
+        region: g.region.clone(),
+        compute: select.compute.clone(),
+        database: select.db.clone(),
+        environments: select.envs.clone(),
+    };
+    let riglet = config::load(&g.config, &ov)?;
+    let host = host_for(g, Some(&riglet));
+    let backends = Backends::load(&riglet, &host)?;
+    let plan = planner::plan(&riglet, &backends)?;
+    Ok(Prepared { riglet, backends, plan })
+}
+
+fn host_for(g: &Global, riglet: Option<&Riglet>) -> PluginHost {
+    let mut explicit: Vec<PathBuf> = g.plugins.clone();
+    if let Some(r) = riglet {
+        explicit.extend(r.plugin_paths.iter().cloned());
+    }
+    let project_dir = riglet
+        .map(|r| r.project_dir.clone())
+        .or_else(|| g.config.parent().map(Path::to_path_buf));
+    PluginHost::new(SearchPath::standard(explicit, project_dir.as_deref()))
+}
+
+async fn connect(g: &Global, p: &mut Prepared) -> Result<Engine> {
+    let clients = Clients::new(&AwsOptions {
+        profile: g.profile.clone(),
+        region: Some(p.riglet.info.region.clone()),
+        endpoint_url: g.endpoint_url.clone(),
+    })
+    .await;
+    let account = clients.account_id().await.context("checking AWS credentials (sts:GetCallerIdentity)")?;
+    tracing::info!(%account, region = %clients.region, "connected");
+    p.riglet.fill_account(&account);
+    p.plan = planner::plan(&p.riglet, &p.backends)?;
+    Ok(Engine::new(clients, Arc::new(StderrReporter { events: !g.quiet }), EngineOptions::default()))
+}
+
+struct TtyPrompt;
+
+impl Prompt for TtyPrompt {
+    fn ask(&self, req: &SecretRequirement, env: Option<&str>) -> Option<String> {
+        let prompt = format!(
+            "{}{} (stored as SecureString at {}): ",
+            req.description,
+            env.map(|e| format!(" [{e}]")).unwrap_or_default(),
+            req.ssm_path
+        );
+        rpassword::prompt_password(prompt).ok().filter(|s| !s.is_empty())
+    }
+}
+
+fn confirm(question: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("{question}: there is no terminal to confirm on; pass --yes to proceed");
+    }
+    eprint!("{question} [y/N] ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<u8> {
+    let g = cli.global.clone();
+    match cli.command {
+        Command::Plugins { command: PluginsCommand::List } => {
+            let riglet = config::load(&g.config, &Overrides::default()).ok();
+            let host = host_for(&g, riglet.as_ref());
+            let rows = host.list();
+            if g.json {
+                print_json(&rows)?;
+            } else {
+                println!("{:<20} {:<10} {:<9} {:<9} {:<12} PATH", "ID", "ROLE", "VERSION", "PROTOCOL", "COMPATIBLE");
+                for r in &rows {
+                    let v = serde_json::to_value(r)?;
+                    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("-").to_string();
+                    let compat = if v.get("compatible").and_then(|x| x.as_bool()) == Some(true) {
+                        if v.get("shadowed").and_then(|x| x.as_bool()) == Some(true) { "shadowed".into() } else { "yes".to_string() }
+                    } else {
+                        format!("no: {}", s("problem"))
+                    };
+                    println!("{:<20} {:<10} {:<9} {:<9} {:<12} {}", s("id"), s("role"), s("version"), s("protocol"), compat, s("path"));
+                }
+            }
+            Ok(0)
+        }
+        Command::Render { select, out } => {
+            let p = prepare(&g, &select)?;
+            let mut written = Vec::new();
+            for s in &p.plan.stacks {
+                let dir = out.join(s.env.as_deref().unwrap_or("riglet"));
+                std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+                let t = dir.join(format!("{}.yaml", s.plan.name));
+                std::fs::write(&t, &s.plan.template_body).with_context(|| format!("writing {}", t.display()))?;
+                let params: Vec<serde_json::Value> = s
+                    .plan
+                    .parameters
+                    .iter()
+                    .map(|(k, v)| serde_json::json!({"ParameterKey": k, "ParameterValue": v}))
+                    .collect();
+                let pf = dir.join(format!("{}.parameters.json", s.plan.name));
+                std::fs::write(&pf, serde_json::to_string_pretty(&params)? + "\n")?;
+                written.push(serde_json::json!({"stack": s.plan.name, "env": s.env, "backend": s.backend, "template": t, "parameters": pf}));
+            }
+            if g.json {
+                print_json(&written)?;
+            } else {
+                for w in &written {
+                    println!("{}", w["template"].as_str().unwrap_or_default());
+                    println!("{}", w["parameters"].as_str().unwrap_or_default());
+                }
+            }
+            Ok(0)
+        }
+        Command::Up { select, yes, replace_failed, concurrency } => {
+            let mut p = prepare(&g, &select)?;
+            if !yes && !confirm(&format!(
+                "Deploy riglet {} ({} stacks in {}) with compute `{}` and database `{}`?",
+                p.riglet.names,
+                p.plan.stacks.len(),
+                p.riglet.env_names().join(", "),
+                p.riglet.compute.id,
+                p.riglet.database.as_ref().map(|d| d.id.as_str()).unwrap_or("none")
+            ))? {
+                bail!("cancelled; nothing was changed");
+            }
+            let mut engine = connect(&g, &mut p).await?;
+            engine.options.replace_failed = replace_failed;
+            engine.options.concurrency = concurrency;
+            let prompt: Option<&dyn Prompt> = if std::io::stdin().is_terminal() { Some(&TtyPrompt) } else { None };
+            let report = tokio::select! {
+                r = engine.up(&p.plan, prompt) => r?,
+                _ = tokio::signal::ctrl_c() => {
+                    let busy = engine.in_flight();
+                    eprintln!("\ninterrupted; stopped waiting.{}", if busy.is_empty() { String::new() } else { format!(" Still changing in AWS: {}.", busy.join(", ")) });
+                    eprintln!("Run `rig up` again to resume: it waits for those stacks and converges.");
+                    return Ok(130);
+                }
+            };
+            if g.json {
+                print_json(&report)?;
+            } else {
+                for s in &report.stacks {
+                    let o = serde_json::to_value(s.outcome)?;
+                    println!("{:<48} {:<10} {}", s.name, o.as_str().unwrap_or_default(), s.error.clone().unwrap_or_default().lines().next().unwrap_or_default());
+                }
+                if !report.changed() && !report.failed() {
+                    println!("no changes: the riglet is up to date");
+                }
+            }
+            if report.failed() {
+                let failed: Vec<_> = report.stacks.iter().filter(|s| s.outcome == Outcome::Failed).collect();
+                for s in &failed {
+                    eprintln!("\n{}:\n  {}", s.name, s.error.clone().unwrap_or_default().replace('\n', "\n  "));
+                }
+                bail!("{} stack(s) failed; fix the cause and run `rig up` again (it resumes where it stopped)", failed.len());
+            }
+            Ok(0)
+        }
+        Command::Plan { select } => {
+            let mut p = prepare(&g, &select)?;
+            let engine = connect(&g, &mut p).await?;
+            let report = engine.plan(&p.plan).await?;
+            if g.json {
+                print_json(&report)?;
+            } else {
+                for b in &report.buckets_to_create {
+                    println!("+ bucket {b}");
+                }
+                for s in &report.parameters_to_write {
+                    println!("~ parameter {s}");
+                }
+                for s in &report.secrets_to_store {
+                    println!("+ secret {s} (asked for at `rig up`)");
+                }
+                for s in &report.stacks {
+                    println!("{:<48} {}{}", s.name, s.action, s.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default());
+                    for c in &s.changes {
+                        let sign = match c.action.as_str() {
+                            "add" => "+",
+                            "remove" => "-",
+                            "replace" => "±",
+                            _ => "~",
+                        };
+                        println!("    {sign} {:<20} {:<40} {}", c.action, c.resource_type, c.logical_id);
+                    }
+                }
+                if !report.has_changes() {
+                    println!("no changes");
+                }
+            }
+            Ok(if report.has_changes() { 2 } else { 0 })
+        }
+        Command::Down { select, purge_secrets, yes } => {
+            let mut p = prepare(&g, &select)?;
+            let full = select.envs.is_empty();
+            let what = if full { format!("the whole riglet {}", p.riglet.names) } else { format!("environments {} of {}", select.envs.join(", "), p.riglet.names) };
+            if !yes && !confirm(&format!("Delete {what}, its stacks and buckets{}?", if purge_secrets { " and secrets" } else { "" }))? {
+                bail!("cancelled; nothing was deleted");
+            }
+            let engine = connect(&g, &mut p).await?;
+            let report = engine.down(&p.plan, &p.riglet.env_names(), full, purge_secrets).await?;
+            if g.json {
+                print_json(&report)?;
+            } else {
+                for s in &report.stacks_deleted {
+                    println!("deleted stack {s}");
+                }
+                for b in &report.buckets_deleted {
+                    println!("deleted bucket {b}");
+                }
+                for prm in &report.parameters_deleted {
+                    println!("deleted parameter {prm}");
+                }
+            }
+            if !report.errors.is_empty() {
+                bail!("rig down did not finish:\n  {}", report.errors.join("\n  "));
+            }
+            Ok(0)
+        }
+        Command::Status { select } => {
+            let mut p = prepare(&g, &select)?;
+            let engine = connect(&g, &mut p).await?;
+            let report = engine.status(&p.plan).await?;
+            if g.json {
+                print_json(&report)?;
+            } else {
+                for s in &report {
+                    println!(
+                        "{:<48} {}{}",
+                        s.name,
+                        s.status.as_deref().unwrap_or("NOT CREATED"),
+                        if s.termination_protection { " (protected)" } else { "" }
+                    );
+                    for pr in &s.probes {
+                        println!("    {} {}: {}", if pr.healthy { "ok  " } else { "FAIL" }, pr.what, pr.detail);
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Command::Outputs { select } => {
+            let mut p = prepare(&g, &select)?;
+            let engine = connect(&g, &mut p).await?;
+            let outputs = engine.outputs(&p.plan).await?;
+            if g.json {
+                print_json(&outputs)?;
+            } else {
+                for (stack, kv) in &outputs {
+                    println!("{stack}");
+                    for (k, v) in kv {
+                        println!("  {k:<28} {v}");
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Command::Protect { select } => protect(&g, &select, true).await,
+        Command::Unprotect { select } => protect(&g, &select, false).await,
+    }
+}
+
+async fn protect(g: &Global, select: &Select, on: bool) -> Result<u8> {
+    let mut p = prepare(g, select)?;
+    let engine = connect(g, &mut p).await?;
+    let names = engine.protect(&p.plan, &p.riglet.env_names(), on).await?;
+    for n in &names {
+        println!("{n}: termination protection {}", if on { "on" } else { "off" });
+    }
+    Ok(0)
+}

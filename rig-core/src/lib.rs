@@ -15,6 +15,7 @@ pub mod model;
 pub mod names;
 pub mod protocol;
 pub mod settings;
+pub mod testing;
 pub mod traits;
 
 #[doc(hidden)]

@@ -3,3 +3,11 @@
 
 pub mod plugin;
 pub mod config;
+pub mod aws;
+pub mod builtin;
+pub mod engine;
+pub mod planner;
+pub mod report;
+pub mod secrets;
+pub mod stack;
+pub mod store;

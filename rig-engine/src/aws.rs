@@ -1,0 +1,180 @@
+//! AWS clients, built once per run from one `aws-config` load.
+//!
+//! Every command honours `--profile`, `--region` and `--endpoint-url` (or `AWS_ENDPOINT_URL`).
+//! With an endpoint override S3 uses path-style addressing, which local emulators need.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+
+/// Where and as whom to reach AWS.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// The service clients the engine uses.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub cfn: aws_sdk_cloudformation::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub region: String,
+    pub endpoint_url: Option<String>,
+}
+
+impl Clients {
+    /// Loads credentials and settings the standard way, then applies the overrides.
+    pub async fn new(opts: &AwsOptions) -> Clients {
+        let endpoint = opts
+            .endpoint_url
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+            .filter(|s| !s.is_empty());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            // Three attempts: enough for throttling, short enough that an operation the
+            // endpoint does not implement (HTTP 500/501) is reported within seconds.
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(Duration::from_millis(200)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(p) = &opts.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = &opts.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(e) = &endpoint {
+            loader = loader.endpoint_url(e);
+        }
+        let conf = loader.load().await;
+        let region = conf
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".to_string());
+        let s3conf = aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(endpoint.is_some())
+            .build();
+        Clients {
+            cfn: aws_sdk_cloudformation::Client::new(&conf),
+            s3: aws_sdk_s3::Client::from_conf(s3conf),
+            ssm: aws_sdk_ssm::Client::new(&conf),
+            sts: aws_sdk_sts::Client::new(&conf),
+            ecs: aws_sdk_ecs::Client::new(&conf),
+            rds: aws_sdk_rds::Client::new(&conf),
+            ec2: aws_sdk_ec2::Client::new(&conf),
+            region,
+            endpoint_url: endpoint,
+        }
+    }
+}
+
+/// An AWS call that failed, with what rig was doing.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error("{op}: the endpoint does not implement this operation ({detail}){}", endpoint.as_ref().map(|e| format!(" — {e} is a stand-in without it")).unwrap_or_default())]
+    NotImplemented {
+        op: String,
+        detail: String,
+        endpoint: Option<String>,
+    },
+    #[error("{op}: {message}")]
+    Service {
+        op: String,
+        code: Option<String>,
+        message: String,
+    },
+    #[error("{op}: cannot reach AWS: {message}\n  hint: check your credentials (--profile), region (--region) and network, or the endpoint (--endpoint-url)")]
+    Transport { op: String, message: String },
+}
+
+impl AwsError {
+    /// The service error code (`ValidationError`, `NoSuchBucket`, ...), if any.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Service { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            AwsError::Service { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Converts an SDK error into an [`AwsError`] for operation `op`.
+pub fn aws_err<E, R>(op: &str, endpoint: Option<&str>, e: aws_sdk_cloudformation::error::SdkError<E, R>) -> AwsError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    use aws_sdk_cloudformation::error::SdkError;
+    match &e {
+        SdkError::ServiceError(se) => {
+            let status = se.raw().http_status();
+            let err = se.err();
+            let code = err.code().map(str::to_string);
+            let message = err
+                .message()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{}", aws_sdk_cloudformation::error::DisplayErrorContext(&e)));
+            let unimplemented = status == 501
+                || (status == 500
+                    && (message.to_ascii_lowercase().contains("not yet implemented")
+                        || message.to_ascii_lowercase().contains("not implemented")
+                        || code.as_deref() == Some("NotImplemented")
+                        || code.is_none()));
+            if unimplemented {
+                AwsError::NotImplemented {
+                    op: op.to_string(),
+                    detail: format!("HTTP {status}"),
+                    endpoint: endpoint.map(str::to_string),
+                }
+            } else {
+                AwsError::Service {
+                    op: op.to_string(),
+                    code,
+                    message,
+                }
+            }
+        }
+        SdkError::ResponseError(re) if re.raw().http_status() >= 500 => AwsError::NotImplemented {
+            op: op.to_string(),
+            detail: format!("HTTP {}", re.raw().http_status()),
+            endpoint: endpoint.map(str::to_string),
+        },
+        _ => AwsError::Transport {
+            op: op.to_string(),
+            message: format!("{}", aws_sdk_cloudformation::error::DisplayErrorContext(&e)),
+        },
+    }
+}
+
+/// Access to the HTTP status of a raw response, whatever the client crate.
+pub trait HttpStatus {
+    fn http_status(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn http_status(&self) -> u16 {
+        self.status().as_u16()
+    }
+}

@@ -1,0 +1,6 @@
+//! Backends built into `rig`: the standard foundation and the CodePipeline pipeline. They
+//! implement the same rig-core traits as plugins and are just as pure.
+
+mod foundation;
+
+pub use foundation::StandardFoundation;

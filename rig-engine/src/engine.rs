@@ -1,0 +1,825 @@
+//! The deploy engine: `up`, `plan`, `down`, `status`, `outputs`, `protect`.
+//!
+//! A riglet is a DAG of stacks ([`RigletPlan`]). `up` deploys independent stacks concurrently
+//! (bounded); a failed stack stops what depends on it, not the rest. Re-running converges: an
+//! unchanged stack costs one empty change set and no update; a stack left in progress by an
+//! interrupted run is waited for; a failed create is replaced only with consent.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rig_core::{EcsCapacity, HealthProbe};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::aws::{AwsError, Clients};
+use crate::planner::{PlannedStack, RigletPlan};
+use crate::report::Reporter;
+use crate::secrets::{self, Prompt, SecretError};
+use crate::stack::{Backoff, Prepared, ResourceChange, StackError, StackInput, StackState, Stacks, TemplateSource};
+use crate::store::Touch;
+
+/// How the engine behaves.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Stacks deployed at the same time.
+    pub concurrency: usize,
+    pub backoff: Backoff,
+    /// Delete and re-create stacks whose creation failed (ROLLBACK_COMPLETE).
+    pub replace_failed: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { concurrency: 4, backoff: Backoff::default(), replace_failed: false }
+    }
+}
+
+/// Engine failures that stop a whole command.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    #[error("refusing to delete: termination protection is on for {}\n  hint: run `rig unprotect` first", .0.join(", "))]
+    Protected(Vec<String>),
+}
+
+/// What happened to one stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    Failed,
+    /// Not attempted because a stack it depends on failed.
+    Skipped,
+}
+
+/// One stack's result of `up`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StackReport {
+    pub name: String,
+    pub env: Option<String>,
+    pub outcome: Outcome,
+    pub changes: Vec<ResourceChange>,
+    pub error: Option<String>,
+    /// Milliseconds since the start of the run.
+    pub started_ms: u128,
+    pub finished_ms: u128,
+    /// Its template was new and had to be uploaded.
+    pub template_uploaded: bool,
+}
+
+/// The result of `up`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct UpReport {
+    pub stacks: Vec<StackReport>,
+    pub buckets_created: Vec<String>,
+    pub parameters_written: Vec<String>,
+    pub secrets_stored: Vec<String>,
+    pub templates_uploaded: usize,
+}
+
+impl UpReport {
+    pub fn failed(&self) -> bool {
+        self.stacks.iter().any(|s| matches!(s.outcome, Outcome::Failed | Outcome::Skipped))
+    }
+    pub fn changed(&self) -> bool {
+        !self.buckets_created.is_empty()
+            || !self.parameters_written.is_empty()
+            || !self.secrets_stored.is_empty()
+            || self.stacks.iter().any(|s| matches!(s.outcome, Outcome::Created | Outcome::Updated))
+    }
+}
+
+/// One stack's line in `rig plan`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StackPlanReport {
+    pub name: String,
+    pub env: Option<String>,
+    /// `create`, `update`, `unchanged`, `replace` (a failed stack), `wait` (in progress).
+    pub action: String,
+    pub changes: Vec<ResourceChange>,
+    pub note: Option<String>,
+}
+
+/// The result of `plan`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PlanReport {
+    pub stacks: Vec<StackPlanReport>,
+    pub buckets_to_create: Vec<String>,
+    pub parameters_to_write: Vec<String>,
+    pub secrets_to_store: Vec<String>,
+}
+
+impl PlanReport {
+    pub fn has_changes(&self) -> bool {
+        !self.buckets_to_create.is_empty()
+            || !self.parameters_to_write.is_empty()
+            || !self.secrets_to_store.is_empty()
+            || self.stacks.iter().any(|s| s.action != "unchanged")
+    }
+}
+
+/// A health probe's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeResult {
+    pub what: String,
+    pub healthy: bool,
+    pub detail: String,
+}
+
+/// One stack in `rig status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StackStatusReport {
+    pub name: String,
+    pub env: Option<String>,
+    /// `None`: the stack does not exist.
+    pub status: Option<String>,
+    pub termination_protection: bool,
+    pub probes: Vec<ProbeResult>,
+}
+
+/// The result of `down`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct DownReport {
+    pub stacks_deleted: Vec<String>,
+    pub buckets_deleted: Vec<String>,
+    pub parameters_deleted: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// The engine: clients, a reporter and options.
+pub struct Engine {
+    pub clients: Clients,
+    pub reporter: Arc<dyn Reporter>,
+    pub options: EngineOptions,
+    in_flight: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+impl Engine {
+    pub fn new(clients: Clients, reporter: Arc<dyn Reporter>, options: EngineOptions) -> Engine {
+        Engine { clients, reporter, options, in_flight: Default::default() }
+    }
+
+    fn stacks(&self) -> Stacks<'_> {
+        Stacks { clients: &self.clients, reporter: self.reporter.as_ref(), backoff: self.options.backoff }
+    }
+
+    /// Stacks being changed right now (for the message after an interruption).
+    pub fn in_flight(&self) -> Vec<String> {
+        self.in_flight.lock().expect("lock").iter().map(|(k, v)| format!("{k} ({v})")).collect()
+    }
+
+    /// Stores missing secrets: from `RIG_SECRET_*` variables or the prompt.
+    async fn ensure_secrets(&self, plan: &RigletPlan, prompt: Option<&dyn Prompt>) -> Result<Vec<String>, EngineError> {
+        let mut stored = Vec::new();
+        for req in &plan.secrets {
+            if self.clients.parameter_exists(&req.ssm_path).await? {
+                continue;
+            }
+            let value = secrets::obtain(req, prompt)?;
+            self.clients.put_secret(&req.ssm_path, &value).await?;
+            self.reporter.step(&format!("stored secret {} as SecureString at {}", req.name, req.ssm_path));
+            stored.push(req.ssm_path.clone());
+        }
+        Ok(stored)
+    }
+
+    /// Creates or updates the whole riglet.
+    pub async fn up(&self, plan: &RigletPlan, prompt: Option<&dyn Prompt>) -> Result<UpReport, EngineError> {
+        let mut report = UpReport::default();
+        // Secrets are checked first: a missing one fails before anything else is created.
+        let missing: Vec<_> = {
+            let mut m = Vec::new();
+            for req in &plan.secrets {
+                if !self.clients.parameter_exists(&req.ssm_path).await? {
+                    m.push(req.clone());
+                }
+            }
+            m
+        };
+        for req in &missing {
+            if prompt.is_none() {
+                // Fail before any change when a secret cannot be had.
+                secrets::obtain(req, None)?;
+            }
+        }
+        report.secrets_stored = self.ensure_secrets(plan, prompt).await?;
+        for (name, value) in &plan.parameters {
+            if self.clients.ensure_parameter(name, value).await? != Touch::Unchanged {
+                self.reporter.step(&format!("parameter {name} = {value}"));
+                report.parameters_written.push(name.clone());
+            }
+        }
+        let tags: BTreeMap<String, String> = [
+            ("Owner".to_string(), plan.names.owner.clone()),
+            ("Project".to_string(), plan.names.project.clone()),
+        ]
+        .into();
+        for b in &plan.buckets {
+            if self.clients.ensure_bucket(b, &tags).await? == Touch::Created {
+                self.reporter.step(&format!("created bucket {b}"));
+                report.buckets_created.push(b.clone());
+            }
+        }
+        report.stacks = self.deploy_graph(plan).await;
+        report.templates_uploaded = report.stacks.iter().filter(|s| s.template_uploaded).count();
+        Ok(report)
+    }
+
+    async fn deploy_graph(&self, plan: &RigletPlan) -> Vec<StackReport> {
+        let t0 = Instant::now();
+        let sem = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        let mut pending: Vec<PlannedStack> = plan.stacks.clone();
+        let mut done: BTreeMap<String, StackReport> = BTreeMap::new();
+        let mut running: JoinSet<StackReport> = JoinSet::new();
+        let mut started: HashSet<String> = HashSet::new();
+        loop {
+            // Skip what depends on a failure; start what is ready.
+            let mut i = 0;
+            while i < pending.len() {
+                let s = &pending[i];
+                let failed_dep = s.plan.depends_on.iter().find(|d| {
+                    done.get(*d).is_some_and(|r| matches!(r.outcome, Outcome::Failed | Outcome::Skipped))
+                });
+                if let Some(d) = failed_dep {
+                    let now = t0.elapsed().as_millis();
+                    self.reporter.step(&format!("{}: skipped because {d} did not deploy", s.plan.name));
+                    done.insert(
+                        s.plan.name.clone(),
+                        StackReport {
+                            name: s.plan.name.clone(),
+                            env: s.env.clone(),
+                            outcome: Outcome::Skipped,
+                            changes: vec![],
+                            error: Some(format!("not attempted: {d} did not deploy")),
+                            started_ms: now,
+                            finished_ms: now,
+                            template_uploaded: false,
+                        },
+                    );
+                    pending.remove(i);
+                    continue;
+                }
+                if s.plan.depends_on.iter().all(|d| done.contains_key(d)) && !started.contains(&s.plan.name) {
+                    let s = pending.remove(i);
+                    started.insert(s.plan.name.clone());
+                    let ctx = self.ctx();
+                    let sem = sem.clone();
+                    running.spawn(async move {
+                        let _permit = sem.acquire_owned().await.expect("semaphore open");
+                        ctx.deploy_one(s, t0).await
+                    });
+                    continue;
+                }
+                i += 1;
+            }
+            match running.join_next().await {
+                Some(Ok(r)) => {
+                    done.insert(r.name.clone(), r);
+                }
+                Some(Err(e)) => {
+                    tracing::error!("a deploy task ended abnormally: {e}");
+                }
+                None => break,
+            }
+        }
+        // Report in plan order.
+        plan.stacks.iter().filter_map(|s| done.remove(&s.plan.name)).collect()
+    }
+
+    /// Shows what `up` would change, through change sets that are deleted afterwards.
+    pub async fn plan(&self, plan: &RigletPlan) -> Result<PlanReport, EngineError> {
+        let mut report = PlanReport::default();
+        for req in &plan.secrets {
+            if !self.clients.parameter_exists(&req.ssm_path).await? {
+                report.secrets_to_store.push(req.ssm_path.clone());
+            }
+        }
+        for (name, value) in &plan.parameters {
+            let current = self.clients.ssm.get_parameter().name(name).send().await.ok();
+            let current = current.and_then(|o| o.parameter().and_then(|p| p.value().map(str::to_string)));
+            if current.as_deref() != Some(value.as_str()) {
+                report.parameters_to_write.push(name.clone());
+            }
+        }
+        for b in &plan.buckets {
+            if self.clients.s3.head_bucket().bucket(b).send().await.is_err() {
+                report.buckets_to_create.push(b.clone());
+            }
+        }
+        let st = self.stacks();
+        for s in &plan.stacks {
+            let name = s.plan.name.as_str();
+            let state = st.describe(name).await?;
+            let input = stack_input(s, TemplateSource::Body(&s.plan.template_body));
+            let line = |action: &str, changes: Vec<ResourceChange>, note: Option<String>| StackPlanReport {
+                name: name.to_string(),
+                env: s.env.clone(),
+                action: action.to_string(),
+                changes,
+                note,
+            };
+            let entry = match &state {
+                Some(x) if x.in_progress() => line("wait", vec![], Some(format!("{} — rig up waits for it first", x.status))),
+                Some(x) if x.failed_create() => line(
+                    "replace",
+                    template_resources(&s.plan.template_body),
+                    Some(format!("{}: needs `rig up --replace-failed`", x.status)),
+                ),
+                Some(x) if x.status != "REVIEW_IN_PROGRESS" => match st.prepare(&input, state.as_ref()).await? {
+                    Prepared::Unchanged => line("unchanged", vec![], None),
+                    Prepared::Ready { change_set, changes, .. } => {
+                        st.delete_change_set(name, &change_set).await?;
+                        line("update", changes, None)
+                    }
+                },
+                _ => {
+                    let mut missing_deps = Vec::new();
+                    for d in &s.plan.depends_on {
+                        if st.describe(d).await?.is_none_or(|x| x.status == "REVIEW_IN_PROGRESS") {
+                            missing_deps.push(d.clone());
+                        }
+                    }
+                    if missing_deps.is_empty() && report.secrets_to_store.is_empty() {
+                        match st.prepare(&input, state.as_ref()).await? {
+                            Prepared::Unchanged => line("unchanged", vec![], None),
+                            Prepared::Ready { change_set, changes, .. } => {
+                                st.delete_change_set(name, &change_set).await?;
+                                st.delete_review_stack(name).await?;
+                                line("create", changes, None)
+                            }
+                        }
+                    } else {
+                        let why = if missing_deps.is_empty() {
+                            "its secrets are not stored yet".to_string()
+                        } else {
+                            format!("{} not created yet", missing_deps.join(", "))
+                        };
+                        line(
+                            "create",
+                            template_resources(&s.plan.template_body),
+                            Some(format!("from the template: {why}")),
+                        )
+                    }
+                }
+            };
+            report.stacks.push(entry);
+        }
+        Ok(report)
+    }
+
+    /// The riglet's live stacks for `envs` (and pipelines when `include_pipelines`).
+    pub async fn live_stacks(&self, plan: &RigletPlan, envs: &[String], include_pipelines: bool) -> Result<Vec<String>, EngineError> {
+        let st = self.stacks();
+        let mut names = Vec::new();
+        for e in envs {
+            names.extend(st.list_with_prefix(&format!("{}-{e}-", plan.names.prefix())).await?);
+        }
+        if include_pipelines {
+            names.extend(st.list_with_prefix(&format!("{}-build-", plan.names.prefix())).await?);
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// Turns termination protection on or off for every live stack of the riglet.
+    pub async fn protect(&self, plan: &RigletPlan, envs: &[String], on: bool) -> Result<Vec<String>, EngineError> {
+        let names = self.live_stacks(plan, envs, true).await?;
+        let st = self.stacks();
+        for n in &names {
+            st.set_protection(n, on).await?;
+            self.reporter.step(&format!("{n}: termination protection {}", if on { "on" } else { "off" }));
+        }
+        Ok(names)
+    }
+
+    /// Deletes the riglet's stacks for `envs` in reverse dependency order, then its buckets and
+    /// (for a full teardown) its parameters; secrets only with `purge_secrets`.
+    pub async fn down(&self, plan: &RigletPlan, envs: &[String], full: bool, purge_secrets: bool) -> Result<DownReport, EngineError> {
+        let mut report = DownReport::default();
+        let st = self.stacks();
+        let live = self.live_stacks(plan, envs, full).await?;
+        let mut states = Vec::new();
+        for n in &live {
+            if let Some(s) = st.describe(n).await? {
+                states.push(s);
+            }
+        }
+        let protected: Vec<String> = states.iter().filter(|s| s.termination_protection).map(|s| s.name.clone()).collect();
+        if !protected.is_empty() {
+            return Err(EngineError::Protected(protected));
+        }
+        // Buckets of these environments; emptied first so stacks that own one can delete it.
+        let n = &plan.names;
+        let bucket_prefix = format!("rig-{}-{}-{}-", n.owner, n.project, n.region);
+        let mut buckets: Vec<String> = self
+            .clients
+            .buckets_with_prefix(&bucket_prefix)
+            .await?
+            .into_iter()
+            .filter(|b| envs.iter().any(|e| b.ends_with(&format!("-{e}"))) || (full && *b == n.bucket("build", None)))
+            .collect();
+        buckets.sort();
+        for b in &buckets {
+            self.clients.purge_bucket(b).await?;
+        }
+        // Database stacks protected by a DeletionProtection parameter are switched off first.
+        for s in &states {
+            if s.parameter("DeletionProtection") == Some("true") {
+                if let Some(p) = plan.stack(&s.name) {
+                    self.reporter.step(&format!("{}: turning deletion protection off before deleting", s.name));
+                    let mut input = stack_input(p, TemplateSource::Body(&p.plan.template_body));
+                    for (k, v) in input.parameters.iter_mut() {
+                        if k == "DeletionProtection" {
+                            *v = "false".into();
+                        }
+                    }
+                    if let Prepared::Ready { change_set, .. } = st.prepare(&input, Some(s)).await? {
+                        st.execute(&s.name, &change_set).await?;
+                    }
+                } else {
+                    report.errors.push(format!(
+                        "{}: deletion protection is on and the stack is not in this configuration; set DeletionProtection=false on it, then run `rig down` again",
+                        s.name
+                    ));
+                }
+            }
+        }
+        // Tiers: apps, then everything but foundations, then foundations.
+        let tier = |name: &str| {
+            if name.contains("-app-") {
+                0
+            } else if name.ends_with("-foundation") {
+                2
+            } else {
+                1
+            }
+        };
+        for t in 0..3 {
+            let mut set = JoinSet::new();
+            for s in states.iter().filter(|s| tier(&s.name) == t) {
+                let name = s.name.clone();
+                let ctx = self.ctx();
+                self.reporter.step(&format!("{name}: deleting"));
+                set.spawn(async move {
+                    let st = ctx.stacks();
+                    let r = st.delete(&name).await;
+                    (name, r)
+                });
+            }
+            let mut failed = false;
+            while let Some(j) = set.join_next().await {
+                match j {
+                    Ok((name, Ok(()))) => {
+                        self.reporter.step(&format!("{name}: deleted"));
+                        report.stacks_deleted.push(name);
+                    }
+                    Ok((name, Err(e))) => {
+                        failed = true;
+                        report.errors.push(format!("{name}: {e}"));
+                    }
+                    Err(e) => report.errors.push(format!("a delete task ended abnormally: {e}")),
+                }
+            }
+            if failed {
+                report.errors.push("stopped before deleting the stacks the failed ones depend on; fix the cause and run `rig down` again".into());
+                return Ok(report);
+            }
+        }
+        for b in &buckets {
+            self.clients.delete_bucket(b).await?;
+            self.reporter.step(&format!("deleted bucket {b}"));
+            report.buckets_deleted.push(b.clone());
+        }
+        let prefix = n.ssm_prefix();
+        for (name, secure) in self.clients.parameters_under(&prefix).await? {
+            let in_envs = envs.iter().any(|e| name.starts_with(&format!("{}/", n.ssm_env_prefix(e))));
+            let delete = if secure { purge_secrets && (full || in_envs) } else { full || in_envs };
+            if delete {
+                self.clients.delete_parameter(&name).await?;
+                report.parameters_deleted.push(name);
+            }
+        }
+        report.stacks_deleted.sort();
+        Ok(report)
+    }
+
+    fn ctx(&self) -> Ctx {
+        Ctx {
+            clients: self.clients.clone(),
+            reporter: self.reporter.clone(),
+            options: self.options.clone(),
+            in_flight: self.in_flight.clone(),
+            uploaded: Default::default(),
+        }
+    }
+
+    /// Every planned stack's status and health.
+    pub async fn status(&self, plan: &RigletPlan) -> Result<Vec<StackStatusReport>, EngineError> {
+        let st = self.stacks();
+        let mut out = Vec::new();
+        for s in &plan.stacks {
+            let state = st.describe(&s.plan.name).await?;
+            let mut probes = Vec::new();
+            if let Some(state) = state.as_ref().filter(|x| !x.in_progress()) {
+                for p in &s.plan.probes {
+                    probes.push(self.probe(p, state).await);
+                }
+            }
+            out.push(StackStatusReport {
+                name: s.plan.name.clone(),
+                env: s.env.clone(),
+                status: state.as_ref().map(|x| x.status.clone()),
+                termination_protection: state.as_ref().is_some_and(|x| x.termination_protection),
+                probes,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn probe(&self, p: &HealthProbe, state: &StackState) -> ProbeResult {
+        let missing = |what: String, key: &str| ProbeResult {
+            what,
+            healthy: false,
+            detail: format!("stack output {key} is missing"),
+        };
+        match p {
+            HealthProbe::EcsCluster { cluster_output, capacity } => {
+                let Some(cluster) = state.output(cluster_output) else {
+                    return missing("ECS cluster".into(), cluster_output);
+                };
+                let what = format!("ECS cluster {cluster}");
+                match self.clients.ecs.describe_clusters().clusters(cluster).send().await {
+                    Err(e) => ProbeResult { what, healthy: false, detail: crate::aws::aws_err("DescribeClusters", None, e).to_string() },
+                    Ok(o) => match o.clusters().first() {
+                        None => ProbeResult { what, healthy: false, detail: "not found".into() },
+                        Some(c) => {
+                            let status = c.status().unwrap_or_default().to_string();
+                            let (ok, detail) = match capacity {
+                                EcsCapacity::Ec2 { min_instances } => {
+                                    let n = c.registered_container_instances_count();
+                                    (
+                                        status == "ACTIVE" && n >= *min_instances as i32,
+                                        format!("{status}, {n} of {min_instances} container instances registered"),
+                                    )
+                                }
+                                EcsCapacity::Fargate => {
+                                    let cps = c.capacity_providers().join(", ");
+                                    (status == "ACTIVE", format!("{status}, Fargate capacity providers: {}", if cps.is_empty() { "(default)".into() } else { cps }))
+                                }
+                            };
+                            ProbeResult { what, healthy: ok, detail }
+                        }
+                    },
+                }
+            }
+            HealthProbe::EcsService { cluster_output, service_output } => {
+                let (Some(cluster), Some(service)) = (state.output(cluster_output), state.output(service_output)) else {
+                    return missing("ECS service".into(), service_output);
+                };
+                let what = format!("ECS service {service}");
+                match self.clients.ecs.describe_services().cluster(cluster).services(service).send().await {
+                    Err(e) => ProbeResult { what, healthy: false, detail: crate::aws::aws_err("DescribeServices", None, e).to_string() },
+                    Ok(o) => match o.services().first() {
+                        None => ProbeResult { what, healthy: false, detail: "not found".into() },
+                        Some(s) => ProbeResult {
+                            what,
+                            healthy: s.running_count() == s.desired_count(),
+                            detail: format!("{} of {} tasks running", s.running_count(), s.desired_count()),
+                        },
+                    },
+                }
+            }
+            HealthProbe::RdsCluster { cluster_output, members } => {
+                let Some(id) = state.output(cluster_output) else {
+                    return missing("RDS cluster".into(), cluster_output);
+                };
+                let what = format!("RDS cluster {id}");
+                match self.clients.rds.describe_db_clusters().db_cluster_identifier(id).send().await {
+                    Err(e) => ProbeResult { what, healthy: false, detail: crate::aws::aws_err("DescribeDBClusters", None, e).to_string() },
+                    Ok(o) => match o.db_clusters().first() {
+                        None => ProbeResult { what, healthy: false, detail: "not found".into() },
+                        Some(c) => {
+                            let status = c.status().unwrap_or_default();
+                            let n = c.db_cluster_members().len();
+                            ProbeResult {
+                                what,
+                                healthy: status == "available" && n >= *members as usize,
+                                detail: format!("{status}, {n} of {members} instances"),
+                            }
+                        }
+                    },
+                }
+            }
+            HealthProbe::Ec2Instance { instance_output } => {
+                let Some(id) = state.output(instance_output) else {
+                    return missing("EC2 instance".into(), instance_output);
+                };
+                let what = format!("EC2 instance {id}");
+                match self.clients.ec2.describe_instances().instance_ids(id).send().await {
+                    Err(e) => ProbeResult { what, healthy: false, detail: crate::aws::aws_err("DescribeInstances", None, e).to_string() },
+                    Ok(o) => {
+                        let state = o
+                            .reservations()
+                            .iter()
+                            .flat_map(|r| r.instances())
+                            .find_map(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()))
+                            .unwrap_or_else(|| "not found".into());
+                        ProbeResult { what, healthy: state == "running", detail: state }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Outputs of every planned stack that exists: stack → (key, value).
+    pub async fn outputs(&self, plan: &RigletPlan) -> Result<BTreeMap<String, BTreeMap<String, String>>, EngineError> {
+        let st = self.stacks();
+        let mut out = BTreeMap::new();
+        for s in &plan.stacks {
+            if let Some(state) = st.describe(&s.plan.name).await? {
+                out.insert(s.plan.name.clone(), state.outputs.into_iter().collect());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What a deploy task owns.
+struct Ctx {
+    clients: Clients,
+    reporter: Arc<dyn Reporter>,
+    options: EngineOptions,
+    in_flight: Arc<Mutex<BTreeMap<String, String>>>,
+    /// Set when this task uploaded its template.
+    uploaded: std::sync::atomic::AtomicBool,
+}
+
+fn stack_input<'a>(s: &'a PlannedStack, template: TemplateSource<'a>) -> StackInput<'a> {
+    StackInput {
+        name: &s.plan.name,
+        template,
+        parameters: s.plan.parameters.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        tags: s.plan.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        capabilities: s.plan.capabilities.iter().map(|c| c.as_str().to_string()).collect(),
+    }
+}
+
+impl Ctx {
+    fn stacks(&self) -> Stacks<'_> {
+        Stacks { clients: &self.clients, reporter: self.reporter.as_ref(), backoff: self.options.backoff }
+    }
+
+    fn mark(&self, stack: &str, phase: Option<&str>) {
+        let mut m = self.in_flight.lock().expect("lock");
+        match phase {
+            Some(p) => {
+                m.insert(stack.to_string(), p.to_string());
+            }
+            None => {
+                m.remove(stack);
+            }
+        }
+    }
+
+    async fn deploy_one(&self, s: PlannedStack, t0: Instant) -> StackReport {
+        let started_ms = t0.elapsed().as_millis();
+        let name = s.plan.name.clone();
+        let result = self.try_deploy(&s).await;
+        self.mark(&name, None);
+        let finished_ms = t0.elapsed().as_millis();
+        let uploaded = self.uploaded.load(std::sync::atomic::Ordering::SeqCst);
+        let (outcome, changes, error) = match result {
+            Ok((o, c)) => (o, c, None),
+            Err(e) => {
+                self.reporter.step(&format!("{name}: FAILED: {e}"));
+                (Outcome::Failed, vec![], Some(e.to_string()))
+            }
+        };
+        StackReport { name, env: s.env.clone(), outcome, changes, error, started_ms, finished_ms, template_uploaded: uploaded }
+    }
+
+    async fn try_deploy(&self, s: &PlannedStack) -> Result<(Outcome, Vec<ResourceChange>), EngineError> {
+        let st = self.stacks();
+        let name = s.plan.name.as_str();
+        let (url, touch) = self
+            .clients
+            .upload_template(&s.template_bucket, &s.plan.template_file, &s.plan.template_body)
+            .await?;
+        if touch == Touch::Created {
+            self.uploaded.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        let mut state = st.describe(name).await?;
+        if let Some(x) = state.as_ref().filter(|x| x.in_progress()) {
+            self.reporter.step(&format!("{name}: {} (left by an earlier run); waiting for it", x.status));
+            self.mark(name, Some("waiting"));
+            let seen = st.latest_event_ids(name).await?;
+            // Whatever it ends in, we continue from there.
+            let _ = st.wait(name, seen).await;
+            state = st.describe(name).await?;
+        }
+        if let Some(x) = state.as_ref().filter(|x| x.failed_create()) {
+            if !self.options.replace_failed {
+                let reason = x.reason.clone().unwrap_or_default();
+                return Err(StackError::Failed {
+                    stack: name.to_string(),
+                    status: x.status.clone(),
+                    reasons: vec![
+                        format!("its creation failed earlier{}", if reason.is_empty() { String::new() } else { format!(": {reason}") }),
+                        "run `rig up --replace-failed` to delete and re-create it".into(),
+                    ],
+                }
+                .into());
+            }
+            self.reporter.step(&format!("{name}: {} — deleting it to re-create (--replace-failed)", x.status));
+            self.mark(name, Some("deleting failed stack"));
+            st.delete(name).await?;
+            state = None;
+        }
+        if let Some(x) = state.as_ref().filter(|x| x.status == "UPDATE_ROLLBACK_FAILED") {
+            return Err(StackError::Failed {
+                stack: name.to_string(),
+                status: x.status.clone(),
+                reasons: vec!["continue the rollback (aws cloudformation continue-update-rollback), then run `rig up` again".into()],
+            }
+            .into());
+        }
+        self.mark(name, Some("preparing change set"));
+        let input = stack_input(s, TemplateSource::Url(url));
+        match st.prepare(&input, state.as_ref()).await? {
+            Prepared::Unchanged => {
+                self.reporter.step(&format!("{name}: unchanged"));
+                Ok((Outcome::Unchanged, vec![]))
+            }
+            Prepared::Ready { change_set, kind, changes } => {
+                let verb = if kind == crate::stack::ChangeKind::Create { "creating" } else { "updating" };
+                self.reporter.step(&format!("{name}: {verb} ({} resource changes)", changes.len()));
+                self.mark(name, Some(verb));
+                st.execute(name, &change_set).await?;
+                self.reporter.step(&format!("{name}: {}", if kind == crate::stack::ChangeKind::Create { "created" } else { "updated" }));
+                let outcome = if kind == crate::stack::ChangeKind::Create { Outcome::Created } else { Outcome::Updated };
+                Ok((outcome, changes))
+            }
+        }
+    }
+}
+
+/// The resources a template declares, as "add" changes (for stacks that cannot have a change
+/// set yet). Reads the top-level `Resources:` block of a YAML template.
+pub fn template_resources(body: &str) -> Vec<ResourceChange> {
+    let mut out = Vec::new();
+    let mut in_resources = false;
+    let mut current: Option<String> = None;
+    for line in body.lines() {
+        if !line.starts_with(' ') && !line.trim().is_empty() && !line.starts_with('#') {
+            in_resources = line.trim_end() == "Resources:";
+            current = None;
+            continue;
+        }
+        if !in_resources {
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        let t = line.trim();
+        if indent == 2 && t.ends_with(':') && !t.starts_with('#') {
+            current = Some(t.trim_end_matches(':').to_string());
+        } else if let (Some(id), Some(ty)) = (&current, t.strip_prefix("Type:")) {
+            if indent == 4 {
+                out.push(ResourceChange {
+                    action: "add".into(),
+                    logical_id: id.clone(),
+                    resource_type: ty.trim().trim_matches(['\'', '"']).to_string(),
+                });
+                current = None;
+            }
+        }
+    }
+    out
+}
+
+/// Waits this long at most for a stack left in progress by someone else (kept for reference).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(90 * 60);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_are_read_from_the_template() {
+        let t = "AWSTemplateFormatVersion: '2010-09-09'\nParameters:\n  X:\n    Type: String\nResources:\n  # comment\n  Vpc:\n    Type: AWS::EC2::VPC\n    Properties:\n      CidrBlock: !Ref X\n  Igw:\n    Type: 'AWS::EC2::InternetGateway'\nOutputs:\n  VpcId:\n    Value: !Ref Vpc\n";
+        let r = template_resources(t);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!(r[0].logical_id, "Vpc");
+        assert_eq!(r[1].resource_type, "AWS::EC2::InternetGateway");
+    }
+}

@@ -1,0 +1,511 @@
+//! The end-to-end matrix: every compute × database combination through the real `rig` binary
+//! against the local AWS emulator, verified through the service APIs (not through rig).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, ensure, Context, Result};
+
+use crate::LocalAws;
+
+/// The plugin crates `rig` loads at run time.
+pub const PLUGIN_CRATES: [&str; 5] = [
+    "rig-plugin-ecs-ec2",
+    "rig-plugin-fargate",
+    "rig-plugin-aurora-provisioned",
+    "rig-plugin-aurora-serverless",
+    "rig-plugin-couchdb",
+];
+
+pub const COMPUTES: [&str; 2] = ["ecs-ec2", "fargate"];
+pub const DATABASES: [&str; 4] = ["none", "aurora-provisioned", "aurora-serverless", "couchdb"];
+
+/// Secrets the backends need, given to `rig` through the environment.
+pub const SECRET_ENV: [(&str, &str); 2] = [
+    ("RIG_SECRET_DB_MASTER_PASSWORD", "matrix-password-1"),
+    ("RIG_SECRET_COUCHDB_ADMIN_PASSWORD", "matrix-couch-admin-1"),
+];
+
+/// One compute × database pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Combination {
+    pub compute: &'static str,
+    pub database: &'static str,
+}
+
+impl Combination {
+    pub fn label(&self) -> String {
+        format!("{}+{}", self.compute, self.database)
+    }
+}
+
+/// All eight combinations.
+pub fn all() -> Vec<Combination> {
+    COMPUTES
+        .iter()
+        .flat_map(|c| DATABASES.iter().map(move |d| Combination { compute: c, database: d }))
+        .collect()
+}
+
+/// The `rig` binary of this build (cargo's target dir).
+pub fn rig_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::repo_root().join("target"));
+    target.join("debug").join(format!("rig{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// A command line as text, for logs.
+pub fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program().to_string_lossy().into_owned())
+        .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A `rig.toml` for owner `acme`, the given project, in us-east-1 with the default environments.
+pub fn config_text(project: &str, compute: &str, database: &str) -> String {
+    format!(
+        r#"owner = "acme"
+project = "{project}"
+region = "us-east-1"
+domain = "example.com"
+domain_cert = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0000-4000-8000-000000000000"
+
+[compute]
+backend = "{compute}"
+
+[database]
+backend = "{database}"
+"#
+    )
+}
+
+/// One row of the matrix.
+#[derive(Debug)]
+pub struct Row {
+    pub combination: Combination,
+    pub seconds: f64,
+    pub error: Option<String>,
+}
+
+/// Runs every combination against `aws` (reset between combinations).
+pub fn run_all(rig: &Path, aws: &LocalAws, combos: &[Combination]) -> Vec<Row> {
+    combos
+        .iter()
+        .map(|c| {
+            let t = Instant::now();
+            eprintln!("matrix: {} ...", c.label());
+            let error = run_one(rig, aws, *c).err().map(|e| format!("{e:#}"));
+            let row = Row { combination: *c, seconds: t.elapsed().as_secs_f64(), error };
+            eprintln!(
+                "matrix: {} {} in {:.1}s",
+                c.label(),
+                if row.error.is_none() { "passed" } else { "FAILED" },
+                row.seconds
+            );
+            row
+        })
+        .collect()
+}
+
+/// Runs `rig` with the emulator's environment.
+pub struct Rig<'a> {
+    pub bin: &'a Path,
+    pub config: PathBuf,
+    pub aws: &'a LocalAws,
+}
+
+impl Rig<'_> {
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(self.bin);
+        c.arg("--config").arg(&self.config).args(args);
+        for (k, v) in self.aws.env() {
+            c.env(k, v);
+        }
+        for (k, v) in SECRET_ENV {
+            c.env(k, v);
+        }
+        c.env_remove("RUST_LOG");
+        c
+    }
+
+    /// Runs and returns the output, whatever the exit status.
+    pub fn output(&self, args: &[&str]) -> Result<Output> {
+        let mut c = self.command(args);
+        c.output().with_context(|| format!("running {}", describe(&c)))
+    }
+
+    /// Runs and requires success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> Result<String> {
+        let out = self.output(args)?;
+        if !out.status.success() {
+            bail!(
+                "`rig {}` failed ({}):\n{}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+/// The whole scenario for one combination.
+pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
+    aws.reset()?;
+    let dir = tempfile::tempdir()?;
+    let project = "shop";
+    let config = dir.path().join("rig.toml");
+    std::fs::write(&config, config_text(project, c.compute, c.database))?;
+    let rig = Rig { bin: rig_bin, config, aws };
+    let rt = runtime()?;
+    let api = rt.block_on(Api::new(aws));
+
+    // 1. up
+    let first = rig.ok(&["up", "--yes", "--json"])?;
+    let report: serde_json::Value = serde_json::from_str(&first).context("rig up --json output")?;
+    let outcomes: Vec<&str> = report["stacks"]
+        .as_array()
+        .ok_or_else(|| anyhow!("no stacks in the report"))?
+        .iter()
+        .filter_map(|s| s["outcome"].as_str())
+        .collect();
+    let expected_stacks = if c.database == "none" { 6 } else { 9 };
+    ensure!(outcomes.len() == expected_stacks, "expected {expected_stacks} stacks, report has {outcomes:?}");
+    ensure!(outcomes.iter().all(|o| *o == "created"), "first up must create every stack: {outcomes:?}");
+
+    // 2. verify what landed
+    rt.block_on(api.verify_riglet(project, c))?;
+    let before = rt.block_on(api.stack_times(project))?;
+
+    // 3. up again: nothing changes
+    let second = rig.ok(&["up", "--yes", "--json"])?;
+    let report: serde_json::Value = serde_json::from_str(&second)?;
+    for s in report["stacks"].as_array().into_iter().flatten() {
+        ensure!(s["outcome"] == "unchanged", "second up changed {}: {}", s["name"], s["outcome"]);
+    }
+    ensure!(report["templates_uploaded"] == 0, "second up re-uploaded templates: {}", report["templates_uploaded"]);
+    let after = rt.block_on(api.stack_times(project))?;
+    ensure!(before == after, "a stack was updated by the second up:\nbefore {before:?}\nafter  {after:?}");
+
+    // 4. plan: no changes, exit 0
+    let plan = rig.output(&["plan"])?;
+    let plan_out = String::from_utf8_lossy(&plan.stdout);
+    ensure!(
+        plan.status.code() == Some(0) && plan_out.contains("no changes"),
+        "plan after up must report no changes (exit 0), got {:?}:\n{plan_out}\n{}",
+        plan.status.code(),
+        String::from_utf8_lossy(&plan.stderr)
+    );
+
+    // 5. protect: down refuses and leaves everything
+    rig.ok(&["protect"])?;
+    let refused = rig.output(&["down", "--yes"])?;
+    let err = String::from_utf8_lossy(&refused.stderr);
+    ensure!(!refused.status.success(), "down must refuse while protected");
+    ensure!(err.contains("termination protection"), "down's refusal must say why: {err}");
+    ensure!(rt.block_on(api.live_stacks(project))?.len() == expected_stacks, "a refused down must delete nothing");
+    rig.ok(&["unprotect"])?;
+
+    // 6. down, then nothing of the riglet remains
+    rig.ok(&["down", "--yes", "--purge-secrets"])?;
+    rt.block_on(api.verify_gone(project))?;
+    Ok(())
+}
+
+/// Service clients for verification.
+pub struct Api {
+    cfn: aws_sdk_cloudformation::Client,
+    ec2: aws_sdk_ec2::Client,
+    ecs: aws_sdk_ecs::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    rds: aws_sdk_rds::Client,
+    r53: aws_sdk_route53::Client,
+    s3: aws_sdk_s3::Client,
+    ssm: aws_sdk_ssm::Client,
+}
+
+const ENVS: [(&str, u8); 3] = [("integration", 1), ("staging", 2), ("production", 3)];
+
+impl Api {
+    pub async fn new(aws: &LocalAws) -> Api {
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(aws.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "rig-tests"))
+            .load()
+            .await;
+        Api {
+            cfn: aws_sdk_cloudformation::Client::new(&conf),
+            ec2: aws_sdk_ec2::Client::new(&conf),
+            ecs: aws_sdk_ecs::Client::new(&conf),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&conf),
+            rds: aws_sdk_rds::Client::new(&conf),
+            r53: aws_sdk_route53::Client::new(&conf),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build(),
+            ),
+            ssm: aws_sdk_ssm::Client::new(&conf),
+        }
+    }
+
+    /// Live stacks of the riglet.
+    pub async fn live_stacks(&self, project: &str) -> Result<Vec<String>> {
+        let out = self.cfn.describe_stacks().send().await?;
+        Ok(out
+            .stacks()
+            .iter()
+            .filter(|s| s.stack_status().is_some_and(|st| st.as_str() != "DELETE_COMPLETE"))
+            .filter_map(|s| s.stack_name())
+            .filter(|n| n.starts_with(&format!("acme-{project}-")))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Each stack's last-updated time (or creation time), to prove a re-run updated nothing.
+    pub async fn stack_times(&self, project: &str) -> Result<BTreeMap<String, String>> {
+        let out = self.cfn.describe_stacks().send().await?;
+        Ok(out
+            .stacks()
+            .iter()
+            .filter(|s| s.stack_name().is_some_and(|n| n.starts_with(&format!("acme-{project}-"))))
+            .map(|s| {
+                let t = s.last_updated_time().or(s.creation_time()).map(|t| t.to_string()).unwrap_or_default();
+                (s.stack_name().unwrap_or_default().to_string(), format!("{} {t}", s.stack_status().map(|x| x.as_str()).unwrap_or_default()))
+            })
+            .collect())
+    }
+
+    async fn vpc_for(&self, cidr: &str) -> Result<Option<String>> {
+        let out = self
+            .ec2
+            .describe_vpcs()
+            .filters(aws_sdk_ec2::types::Filter::builder().name("cidr-block").values(cidr).build())
+            .send()
+            .await?;
+        let vpcs: Vec<_> = out.vpcs().iter().filter(|v| !v.is_default().unwrap_or(false)).collect();
+        ensure!(vpcs.len() <= 1, "{} VPCs with CIDR {cidr}", vpcs.len());
+        Ok(vpcs.first().and_then(|v| v.vpc_id()).map(str::to_string))
+    }
+
+    /// Checks, through the service APIs, what the riglet promises.
+    pub async fn verify_riglet(&self, project: &str, c: Combination) -> Result<()> {
+        let stacks = self.live_stacks(project).await?;
+        let zones = self.r53.list_hosted_zones().send().await?;
+        for (env, n) in ENVS {
+            let ctx = |what: &str| format!("{env}: {what}");
+            // Stacks
+            let mut want = vec![format!("acme-{project}-{env}-foundation"), format!("acme-{project}-{env}-compute-ecs")];
+            match c.database {
+                "none" => {}
+                "couchdb" => want.push(format!("acme-{project}-{env}-db-couch")),
+                _ => want.push(format!("acme-{project}-{env}-db-aurora")),
+            }
+            for w in &want {
+                ensure!(stacks.contains(w), "stack {w} missing; live: {stacks:?}");
+            }
+            // VPC and subnets
+            let vpc = self
+                .vpc_for(&format!("10.{n}.0.0/16"))
+                .await?
+                .ok_or_else(|| anyhow!(ctx("no VPC with the environment's CIDR")))?;
+            let subnets = self
+                .ec2
+                .describe_subnets()
+                .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build())
+                .send()
+                .await?;
+            let mut cidrs: Vec<String> = subnets.subnets().iter().filter_map(|s| s.cidr_block()).map(str::to_string).collect();
+            cidrs.sort();
+            let mut expected: Vec<String> = [1, 2, 11, 12, 100, 110].iter().map(|x| format!("10.{n}.{x}.0/24")).collect();
+            expected.sort();
+            ensure!(cidrs == expected, "{}: subnets {cidrs:?}, expected {expected:?}", env);
+            // Security groups
+            let sgs = self
+                .ec2
+                .describe_security_groups()
+                .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build())
+                .send()
+                .await?;
+            let groups = sgs.security_groups();
+            let open_web = groups.iter().find(|g| {
+                let ports: Vec<i32> = g
+                    .ip_permissions()
+                    .iter()
+                    .filter(|p| p.ip_ranges().iter().any(|r| r.cidr_ip() == Some("0.0.0.0/0")))
+                    .filter_map(|p| p.from_port())
+                    .collect();
+                ports.contains(&80) && ports.contains(&443)
+            });
+            let alb_sg = open_web.and_then(|g| g.group_id()).ok_or_else(|| anyhow!(ctx("no ALB security group open on 80 and 443")))?;
+            for g in groups {
+                for p in g.ip_permissions() {
+                    let world = p.ip_ranges().iter().any(|r| r.cidr_ip() == Some("0.0.0.0/0"));
+                    ensure!(
+                        !world || g.group_id() == Some(alb_sg),
+                        "{}: security group {:?} is open to the world",
+                        env,
+                        g.group_name()
+                    );
+                }
+            }
+            let app_sg = groups
+                .iter()
+                .find(|g| g.ip_permissions().iter().any(|p| p.user_id_group_pairs().iter().any(|u| u.group_id() == Some(alb_sg))))
+                .and_then(|g| g.group_id())
+                .ok_or_else(|| anyhow!(ctx("no app security group reachable from the ALB")))?;
+            if c.database != "none" {
+                let port = if c.database == "couchdb" { 5984 } else { 3306 };
+                let db_ok = groups.iter().any(|g| {
+                    g.ip_permissions().iter().any(|p| {
+                        p.from_port() == Some(port) && p.user_id_group_pairs().iter().any(|u| u.group_id() == Some(app_sg))
+                    })
+                });
+                ensure!(db_ok, "{}: no database security group allowing {port} from the app group", env);
+            }
+            // ALB and listeners
+            let lbs = self.elb.describe_load_balancers().send().await?;
+            let lb = lbs
+                .load_balancers()
+                .iter()
+                .find(|l| l.vpc_id() == Some(vpc.as_str()))
+                .ok_or_else(|| anyhow!(ctx("no load balancer in the VPC")))?;
+            let listeners = self.elb.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap_or_default()).send().await?;
+            let mut ports: Vec<i32> = listeners.listeners().iter().filter_map(|l| l.port()).collect();
+            ports.sort();
+            ensure!(ports == [80, 443], "{}: listeners on {ports:?}, expected 80 and 443", env);
+            let http = listeners.listeners().iter().find(|l| l.port() == Some(80)).expect("checked");
+            let redirects = http.default_actions().iter().any(|a| a.r#type().map(|t| t.as_str()) == Some("redirect"));
+            ensure!(redirects, "{}: the port 80 listener must redirect to HTTPS", env);
+            // ECS cluster
+            let cluster = format!("acme-{project}-{env}-compute-ecs-ECSCluster");
+            let cl = self.ecs.describe_clusters().clusters(&cluster).send().await?;
+            ensure!(
+                cl.clusters().iter().any(|x| x.status() == Some("ACTIVE")),
+                "{}: ECS cluster {cluster} not ACTIVE",
+                env
+            );
+            // Private DNS
+            let zone_name = format!("{project}.internal.");
+            let zone_ids: Vec<String> = zones
+                .hosted_zones()
+                .iter()
+                .filter(|z| z.name() == zone_name)
+                .map(|z| z.id().to_string())
+                .collect();
+            ensure!(zone_ids.len() == 3, "expected 3 private zones {zone_name}, found {}", zone_ids.len());
+            // The zone of this environment's VPC.
+            let mut zone_of_env = None;
+            for id in &zone_ids {
+                let z = self.r53.get_hosted_zone().id(id).send().await?;
+                if z.vp_cs().iter().any(|v| v.vpc_id() == Some(vpc.as_str())) {
+                    zone_of_env = Some(id.clone());
+                }
+            }
+            let zone = zone_of_env.ok_or_else(|| anyhow!(ctx("no private zone bound to the VPC")))?;
+            if c.database != "none" {
+                let host = if c.database == "couchdb" { "couch" } else { "aurora" };
+                let records = self.r53.list_resource_record_sets().hosted_zone_id(&zone).send().await?;
+                let want = format!("{host}.{zone_name}");
+                ensure!(
+                    records.resource_record_sets().iter().any(|r| r.name() == want && r.r#type().as_str() == "CNAME"),
+                    "{}: no CNAME {want}",
+                    env
+                );
+            }
+            // Database
+            match c.database {
+                "aurora-provisioned" | "aurora-serverless" => {
+                    let dbs = self.rds.describe_db_clusters().send().await?;
+                    let cluster = dbs
+                        .db_clusters()
+                        .iter()
+                        .find(|d| d.db_subnet_group().is_some_and(|g| g.contains(env)) || d.tag_list().iter().any(|t| t.value() == Some(env)))
+                        .ok_or_else(|| anyhow!(ctx("no Aurora cluster")))?;
+                    ensure!(cluster.engine() == Some("aurora-mysql"), "{}: engine {:?}", env, cluster.engine());
+                    ensure!(cluster.storage_encrypted() == Some(true), "{}: cluster storage not encrypted", env);
+                    let members = cluster.db_cluster_members().len();
+                    let want = if env == "production" { 2 } else { 1 };
+                    ensure!(members == want, "{}: {members} cluster members, expected {want}", env);
+                    if c.database == "aurora-serverless" {
+                        ensure!(cluster.serverless_v2_scaling_configuration().is_some(), "{}: no Serverless v2 scaling", env);
+                    }
+                }
+                "couchdb" => {
+                    let out = self.cfn.describe_stacks().stack_name(format!("acme-{project}-{env}-db-couch")).send().await?;
+                    let id = out.stacks()[0]
+                        .outputs()
+                        .iter()
+                        .find(|o| o.output_key() == Some("InstanceId"))
+                        .and_then(|o| o.output_value())
+                        .ok_or_else(|| anyhow!(ctx("no InstanceId output")))?
+                        .to_string();
+                    let inst = self.ec2.describe_instances().instance_ids(&id).send().await?;
+                    let state = inst.reservations().iter().flat_map(|r| r.instances()).filter_map(|i| i.state()).filter_map(|s| s.name()).next();
+                    ensure!(state.map(|s| s.as_str()) == Some("running"), "{}: CouchDB instance {id} is {state:?}", env);
+                }
+                _ => {}
+            }
+        }
+        // Parameters and buckets
+        let params = self.ssm.get_parameters_by_path().path(format!("/acme/{project}")).recursive(true).send().await?;
+        let names: Vec<&str> = params.parameters().iter().filter_map(|p| p.name()).collect();
+        for p in ["DOMAIN", "DOMAIN_CERT", "compute/BACKEND", "db/BACKEND"] {
+            ensure!(names.contains(&format!("/acme/{project}/{p}").as_str()), "parameter /acme/{project}/{p} missing: {names:?}");
+        }
+        if c.database.starts_with("aurora") {
+            for (env, _) in ENVS {
+                let p = format!("/acme/{project}/env/{env}/db/DB_MASTER_PASSWORD");
+                let got = params.parameters().iter().find(|x| x.name() == Some(p.as_str()));
+                ensure!(
+                    got.and_then(|x| x.r#type()).map(|t| t.as_str()) == Some("SecureString"),
+                    "secret {p} is not a SecureString"
+                );
+            }
+        }
+        let buckets = self.s3.list_buckets().send().await?;
+        let names: Vec<&str> = buckets.buckets().iter().filter_map(|b| b.name()).collect();
+        for (env, _) in ENVS {
+            for kind in ["foundation", "compute-ecs", "app"] {
+                let b = format!("rig-acme-{project}-us-east-1-{kind}-{env}");
+                ensure!(names.contains(&b.as_str()), "bucket {b} missing: {names:?}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that nothing of the riglet remains.
+    pub async fn verify_gone(&self, project: &str) -> Result<()> {
+        let stacks = self.live_stacks(project).await?;
+        ensure!(stacks.is_empty(), "stacks remain: {stacks:?}");
+        let buckets = self.s3.list_buckets().send().await?;
+        let left: Vec<&str> = buckets
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name())
+            .filter(|n| n.starts_with(&format!("rig-acme-{project}-")))
+            .collect();
+        ensure!(left.is_empty(), "buckets remain: {left:?}");
+        let params = self.ssm.get_parameters_by_path().path(format!("/acme/{project}")).recursive(true).send().await?;
+        ensure!(params.parameters().is_empty(), "parameters remain: {:?}", params.parameters().iter().filter_map(|p| p.name()).collect::<Vec<_>>());
+        for (env, n) in ENVS {
+            ensure!(self.vpc_for(&format!("10.{n}.0.0/16")).await?.is_none(), "{env}: the VPC remains");
+        }
+        let clusters = self.ecs.list_clusters().send().await?;
+        let left: Vec<&str> = clusters.cluster_arns().iter().filter(|a| a.contains(&format!("acme-{project}-"))).map(String::as_str).collect();
+        ensure!(left.is_empty(), "ECS clusters remain: {left:?}");
+        let dbs = self.rds.describe_db_clusters().send().await?;
+        ensure!(dbs.db_clusters().is_empty(), "RDS clusters remain: {:?}", dbs.db_clusters().iter().filter_map(|d| d.db_cluster_identifier()).collect::<Vec<_>>());
+        let zones = self.r53.list_hosted_zones().send().await?;
+        let left: Vec<&str> = zones.hosted_zones().iter().map(|z| z.name()).filter(|n| *n == format!("{project}.internal.")).collect();
+        ensure!(left.is_empty(), "private zones remain: {left:?}");
+        Ok(())
+    }
+}

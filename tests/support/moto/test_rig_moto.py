@@ -1,0 +1,1073 @@
+"""Self-check of rig_moto.py: starts the launcher on a free port and exercises every extension
+(see README.md) with boto3. Run: .venv/bin/python tests/support/moto/test_rig_moto.py
+Exits non-zero on failure; prints start-up and scenario timings."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import unittest
+import urllib.request
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rig_moto.py")
+TIMINGS = {}
+
+# Test copies of the shapes rig's templates use (see templates/README.md).
+FOUNDATION = r"""
+AWSTemplateFormatVersion: "2010-09-09"
+Description: rig foundation (test copy)
+Parameters:
+  Environment: {Type: String}
+  ProjectName: {Type: String}
+  EmailAddress: {Type: String, Default: ""}
+  VpcCidr: {Type: String, Default: 10.20.0.0/16}
+  AppBucketName: {Type: String}
+  DomainCertArn: {Type: String, Default: "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"}
+Conditions:
+  HasEmail: !Not [!Equals [!Ref EmailAddress, ""]]
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: !Ref VpcCidr
+      EnableDnsSupport: true
+      EnableDnsHostnames: true
+      Tags: [{Key: Name, Value: !Sub "${AWS::StackName}-vpc"}]
+  Igw:
+    Type: AWS::EC2::InternetGateway
+  IgwAttachment:
+    Type: AWS::EC2::VPCGatewayAttachment
+    Properties: {VpcId: !Ref Vpc, InternetGatewayId: !Ref Igw}
+  PublicSubnetA:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.20.0.0/24, AvailabilityZone: !Select [0, !GetAZs ""], MapPublicIpOnLaunch: true}
+  PublicSubnetB:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.20.1.0/24, AvailabilityZone: !Select [1, !GetAZs ""], MapPublicIpOnLaunch: true}
+  PrivateSubnetA:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.20.10.0/24, AvailabilityZone: !Select [0, !GetAZs ""]}
+  PrivateSubnetB:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.20.11.0/24, AvailabilityZone: !Select [1, !GetAZs ""]}
+  DatabaseSubnetA:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.20.20.0/24, AvailabilityZone: !Select [0, !GetAZs ""]}
+  DatabaseSubnetB:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.20.21.0/24, AvailabilityZone: !Select [1, !GetAZs ""]}
+  NatEipA:
+    Type: AWS::EC2::EIP
+    DependsOn: IgwAttachment
+    Properties: {Domain: vpc}
+  NatEipB:
+    Type: AWS::EC2::EIP
+    DependsOn: IgwAttachment
+    Properties: {Domain: vpc}
+  NatA:
+    Type: AWS::EC2::NatGateway
+    Properties: {AllocationId: !GetAtt NatEipA.AllocationId, SubnetId: !Ref PublicSubnetA}
+  NatB:
+    Type: AWS::EC2::NatGateway
+    Properties: {AllocationId: !GetAtt NatEipB.AllocationId, SubnetId: !Ref PublicSubnetB}
+  PublicRouteTable:
+    Type: AWS::EC2::RouteTable
+    Properties: {VpcId: !Ref Vpc}
+  PublicRoute:
+    Type: AWS::EC2::Route
+    DependsOn: IgwAttachment
+    Properties: {RouteTableId: !Ref PublicRouteTable, DestinationCidrBlock: 0.0.0.0/0, GatewayId: !Ref Igw}
+  PublicSubnetARoutes:
+    Type: AWS::EC2::SubnetRouteTableAssociation
+    Properties: {SubnetId: !Ref PublicSubnetA, RouteTableId: !Ref PublicRouteTable}
+  PublicSubnetBRoutes:
+    Type: AWS::EC2::SubnetRouteTableAssociation
+    Properties: {SubnetId: !Ref PublicSubnetB, RouteTableId: !Ref PublicRouteTable}
+  PrivateRouteTableA:
+    Type: AWS::EC2::RouteTable
+    Properties: {VpcId: !Ref Vpc}
+  PrivateRouteA:
+    Type: AWS::EC2::Route
+    Properties: {RouteTableId: !Ref PrivateRouteTableA, DestinationCidrBlock: 0.0.0.0/0, NatGatewayId: !Ref NatA}
+  PrivateRouteTableB:
+    Type: AWS::EC2::RouteTable
+    Properties: {VpcId: !Ref Vpc}
+  PrivateRouteB:
+    Type: AWS::EC2::Route
+    Properties: {RouteTableId: !Ref PrivateRouteTableB, DestinationCidrBlock: 0.0.0.0/0, NatGatewayId: !Ref NatB}
+  PrivateSubnetARoutes:
+    Type: AWS::EC2::SubnetRouteTableAssociation
+    Properties: {SubnetId: !Ref PrivateSubnetA, RouteTableId: !Ref PrivateRouteTableA}
+  PrivateSubnetBRoutes:
+    Type: AWS::EC2::SubnetRouteTableAssociation
+    Properties: {SubnetId: !Ref PrivateSubnetB, RouteTableId: !Ref PrivateRouteTableB}
+  DatabaseSubnetARoutes:
+    Type: AWS::EC2::SubnetRouteTableAssociation
+    Properties: {SubnetId: !Ref DatabaseSubnetA, RouteTableId: !Ref PrivateRouteTableA}
+  DatabaseSubnetBRoutes:
+    Type: AWS::EC2::SubnetRouteTableAssociation
+    Properties: {SubnetId: !Ref DatabaseSubnetB, RouteTableId: !Ref PrivateRouteTableB}
+  AlbSecurityGroup:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: ALB
+      VpcId: !Ref Vpc
+      SecurityGroupIngress:
+        - {IpProtocol: tcp, FromPort: 80, ToPort: 80, CidrIp: 0.0.0.0/0}
+        - {IpProtocol: tcp, FromPort: 443, ToPort: 443, CidrIp: 0.0.0.0/0}
+  AppSecurityGroup:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: apps
+      VpcId: !Ref Vpc
+      SecurityGroupIngress:
+        - {IpProtocol: tcp, FromPort: 1024, ToPort: 65535, SourceSecurityGroupId: !Ref AlbSecurityGroup}
+  Alb:
+    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
+    Properties:
+      Scheme: internet-facing
+      Subnets: [!Ref PublicSubnetA, !Ref PublicSubnetB]
+      SecurityGroups: [!Ref AlbSecurityGroup]
+  HttpListener:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Properties:
+      LoadBalancerArn: !Ref Alb
+      Port: 80
+      Protocol: HTTP
+      DefaultActions:
+        - Type: redirect
+          RedirectConfig: {Protocol: HTTPS, Port: "443", StatusCode: HTTP_301}
+  HttpsListener:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Properties:
+      LoadBalancerArn: !Ref Alb
+      Port: 443
+      Protocol: HTTPS
+      SslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06
+      Certificates: [{CertificateArn: !Ref DomainCertArn}]
+      DefaultActions:
+        - Type: fixed-response
+          FixedResponseConfig: {StatusCode: "404", ContentType: text/plain, MessageBody: not found}
+  OperationsTopic:
+    Type: AWS::SNS::Topic
+    Properties: {TopicName: !Ref AWS::StackName, KmsMasterKeyId: alias/aws/sns}
+  EmailSubscription:
+    Type: AWS::SNS::Subscription
+    Condition: HasEmail
+    Properties: {TopicArn: !Ref OperationsTopic, Protocol: email, Endpoint: !Ref EmailAddress}
+  InternalZone:
+    Type: AWS::Route53::HostedZone
+    Properties:
+      Name: !Sub "${ProjectName}.internal"
+      VPCs: [{VPCId: !Ref Vpc, VPCRegion: !Ref AWS::Region}]
+  AppBucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: !Ref AppBucketName
+      VersioningConfiguration: {Status: Enabled}
+      BucketEncryption:
+        ServerSideEncryptionConfiguration: [{ServerSideEncryptionByDefault: {SSEAlgorithm: AES256}}]
+      PublicAccessBlockConfiguration: {BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true}
+  AppBucketPolicy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: !Ref AppBucket
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: TlsOnly
+            Effect: Deny
+            Principal: "*"
+            Action: "s3:*"
+            Resource: [!GetAtt AppBucket.Arn, !Sub "${AppBucket.Arn}/*"]
+            Condition: {Bool: {"aws:SecureTransport": "false"}}
+Outputs:
+  VpcId: {Value: !Ref Vpc, Export: {Name: !Sub "${AWS::StackName}--VpcId"}}
+  CidrBlock: {Value: !GetAtt Vpc.CidrBlock, Export: {Name: !Sub "${AWS::StackName}--CidrBlock"}}
+  SubnetPublicA: {Value: !Ref PublicSubnetA, Export: {Name: !Sub "${AWS::StackName}--SubnetPublicA"}}
+  SubnetPublicB: {Value: !Ref PublicSubnetB, Export: {Name: !Sub "${AWS::StackName}--SubnetPublicB"}}
+  SubnetPrivateA: {Value: !Ref PrivateSubnetA, Export: {Name: !Sub "${AWS::StackName}--SubnetPrivateA"}}
+  SubnetPrivateB: {Value: !Ref PrivateSubnetB, Export: {Name: !Sub "${AWS::StackName}--SubnetPrivateB"}}
+  SubnetDatabaseA: {Value: !Ref DatabaseSubnetA, Export: {Name: !Sub "${AWS::StackName}--SubnetDatabaseA"}}
+  SubnetDatabaseB: {Value: !Ref DatabaseSubnetB, Export: {Name: !Sub "${AWS::StackName}--SubnetDatabaseB"}}
+  InternalDns: {Value: !Ref InternalZone, Export: {Name: !Sub "${AWS::StackName}--InternalDns"}}
+  InternalHostedZoneName: {Value: !Sub "${ProjectName}.internal", Export: {Name: !Sub "${AWS::StackName}--InternalHostedZoneName"}}
+  AppSecurityGroup: {Value: !Ref AppSecurityGroup, Export: {Name: !Sub "${AWS::StackName}--AppSecurityGroup"}}
+  AppBucket: {Value: !Ref AppBucket, Export: {Name: !Sub "${AWS::StackName}--AppBucket"}}
+  AlbDnsName: {Value: !GetAtt Alb.DNSName, Export: {Name: !Sub "${AWS::StackName}--ALB--DNSName"}}
+  AlbCanonicalHostedZoneId: {Value: !GetAtt Alb.CanonicalHostedZoneID, Export: {Name: !Sub "${AWS::StackName}--ALB--CanonicalHostedZoneID"}}
+  HttpListener: {Value: !Ref HttpListener, Export: {Name: !Sub "${AWS::StackName}--ALB--HttpListener"}}
+  HttpsListener: {Value: !Ref HttpsListener, Export: {Name: !Sub "${AWS::StackName}--ALB--HttpsListener"}}
+  OperationsTopic: {Value: !Ref OperationsTopic, Export: {Name: !Sub "${AWS::StackName}--SNS--Topic"}}
+"""
+
+ECS_EC2 = r"""
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Environment: {Type: String}
+  FoundationStackName: {Type: String}
+  InstanceType: {Type: String, Default: t3.small}
+  ClusterSize: {Type: Number, Default: 1}
+  ClusterMaxSize: {Type: Number, Default: 4}
+  EcsAmiParameter:
+    Type: AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>
+    Default: /aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id
+Resources:
+  Cluster:
+    Type: AWS::ECS::Cluster
+    Properties:
+      ClusterName: !Sub "${AWS::StackName}-ECSCluster"
+      ClusterSettings: [{Name: containerInsights, Value: enabled}]
+  InstanceRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: "sts:AssumeRole"}]
+      ManagedPolicyArns:
+        - arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role
+        - arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore
+  InstanceProfile:
+    Type: AWS::IAM::InstanceProfile
+    Properties: {Roles: [!Ref InstanceRole]}
+  LaunchTemplate:
+    Type: AWS::EC2::LaunchTemplate
+    Properties:
+      LaunchTemplateData:
+        ImageId: !Ref EcsAmiParameter
+        InstanceType: !Ref InstanceType
+        IamInstanceProfile: {Arn: !GetAtt InstanceProfile.Arn}
+        MetadataOptions: {HttpTokens: required, HttpEndpoint: enabled}
+        SecurityGroupIds:
+          - Fn::ImportValue: !Sub "${FoundationStackName}--AppSecurityGroup"
+        BlockDeviceMappings:
+          - DeviceName: /dev/xvda
+            Ebs: {VolumeSize: 30, VolumeType: gp3, Encrypted: true}
+        UserData:
+          Fn::Base64: !Sub |
+            #!/bin/bash
+            echo ECS_CLUSTER=${Cluster} >> /etc/ecs/ecs.config
+  AutoScalingGroup:
+    Type: AWS::AutoScaling::AutoScalingGroup
+    Properties:
+      VPCZoneIdentifier:
+        - Fn::ImportValue: !Sub "${FoundationStackName}--SubnetPrivateA"
+        - Fn::ImportValue: !Sub "${FoundationStackName}--SubnetPrivateB"
+      LaunchTemplate:
+        LaunchTemplateId: !Ref LaunchTemplate
+        Version: !GetAtt LaunchTemplate.LatestVersionNumber
+      MinSize: !Ref ClusterSize
+      MaxSize: !Ref ClusterMaxSize
+      DesiredCapacity: !Ref ClusterSize
+  CapacityProvider:
+    Type: AWS::ECS::CapacityProvider
+    Properties:
+      AutoScalingGroupProvider:
+        AutoScalingGroupArn: !Ref AutoScalingGroup
+        ManagedScaling: {Status: ENABLED, TargetCapacity: 100}
+        ManagedTerminationProtection: DISABLED
+  ClusterCapacityProviders:
+    Type: AWS::ECS::ClusterCapacityProviderAssociations
+    Properties:
+      Cluster: !Ref Cluster
+      CapacityProviders: [!Ref CapacityProvider]
+      DefaultCapacityProviderStrategy: [{CapacityProvider: !Ref CapacityProvider, Weight: 1}]
+Outputs:
+  ClusterName: {Value: !Ref Cluster, Export: {Name: !Sub "${AWS::StackName}--Cluster"}}
+  AppSecurityGroup:
+    Value: {"Fn::ImportValue": !Sub "${FoundationStackName}--AppSecurityGroup"}
+    Export: {Name: !Sub "${AWS::StackName}--AppSecurityGroup"}
+  AutoScalingGroupName: {Value: !Ref AutoScalingGroup}
+  CapacityProviderName: {Value: !Ref CapacityProvider}
+"""
+
+FARGATE = r"""
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Environment: {Type: String}
+  FoundationStackName: {Type: String}
+  SpotWeight: {Type: Number, Default: 0}
+Conditions:
+  UseSpot: !Not [!Equals [!Ref SpotWeight, 0]]
+Resources:
+  Cluster:
+    Type: AWS::ECS::Cluster
+    Properties:
+      ClusterName: !Sub "${AWS::StackName}-ECSCluster"
+      ClusterSettings: [{Name: containerInsights, Value: enabled}]
+      CapacityProviders: [FARGATE, FARGATE_SPOT]
+      DefaultCapacityProviderStrategy:
+        - {CapacityProvider: FARGATE, Weight: 1}
+        - !If [UseSpot, {CapacityProvider: FARGATE_SPOT, Weight: !Ref SpotWeight}, !Ref AWS::NoValue]
+Outputs:
+  ClusterName: {Value: !Ref Cluster, Export: {Name: !Sub "${AWS::StackName}--Cluster"}}
+"""
+
+AURORA = r"""
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Environment: {Type: String}
+  FoundationStackName: {Type: String}
+  ProjectName: {Type: String}
+  DatabaseName: {Type: String}
+  MasterUsername: {Type: String, Default: admin}
+  MasterPasswordSource: {Type: String, Default: ssm, AllowedValues: [ssm, managed]}
+  MasterPasswordParameter: {Type: String, Default: /rig/db/password}
+  EngineVersion: {Type: String, Default: 8.0.mysql_aurora.3.08.0}
+  BackupRetentionPeriod: {Type: Number, Default: 1}
+  ReaderCount: {Type: String, Default: "0", AllowedValues: ["0", "1"]}
+  DeletionProtection: {Type: String, Default: "false", AllowedValues: ["true", "false"]}
+  MinCapacity: {Type: Number, Default: 0.5}
+  MaxCapacity: {Type: Number, Default: 4}
+Conditions:
+  UseSsm: !Equals [!Ref MasterPasswordSource, ssm]
+  HasReader: !Equals [!Ref ReaderCount, "1"]
+Resources:
+  SubnetGroup:
+    Type: AWS::RDS::DBSubnetGroup
+    Properties:
+      DBSubnetGroupDescription: !Sub "${AWS::StackName} subnets"
+      SubnetIds:
+        - Fn::ImportValue: !Sub "${FoundationStackName}--SubnetDatabaseA"
+        - Fn::ImportValue: !Sub "${FoundationStackName}--SubnetDatabaseB"
+  DatabaseSecurityGroup:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: database
+      VpcId: {"Fn::ImportValue": !Sub "${FoundationStackName}--VpcId"}
+      SecurityGroupIngress:
+        - IpProtocol: tcp
+          FromPort: 3306
+          ToPort: 3306
+          SourceSecurityGroupId: {"Fn::ImportValue": !Sub "${FoundationStackName}--AppSecurityGroup"}
+  ClusterParameterGroup:
+    Type: AWS::RDS::DBClusterParameterGroup
+    Properties:
+      Description: !Sub "${AWS::StackName} cluster parameters"
+      Family: aurora-mysql8.0
+      Parameters: {time_zone: UTC}
+  DatabaseCluster:
+    Type: AWS::RDS::DBCluster
+    DeletionPolicy: Snapshot
+    UpdateReplacePolicy: Snapshot
+    Properties:
+      Engine: aurora-mysql
+      EngineVersion: !Ref EngineVersion
+      DatabaseName: !Ref DatabaseName
+      MasterUsername: !Ref MasterUsername
+      MasterUserPassword: !If [UseSsm, !Sub "{{resolve:ssm-secure:${MasterPasswordParameter}}}", !Ref AWS::NoValue]
+      ManageMasterUserPassword: !If [UseSsm, !Ref AWS::NoValue, true]
+      DBSubnetGroupName: !Ref SubnetGroup
+      DBClusterParameterGroupName: !Ref ClusterParameterGroup
+      VpcSecurityGroupIds: [!GetAtt DatabaseSecurityGroup.GroupId]
+      StorageEncrypted: true
+      DeletionProtection: !Ref DeletionProtection
+      BackupRetentionPeriod: !Ref BackupRetentionPeriod
+      EnableCloudwatchLogsExports: [error, slowquery]
+      ServerlessV2ScalingConfiguration: {MinCapacity: !Ref MinCapacity, MaxCapacity: !Ref MaxCapacity}
+  WriterInstance:
+    Type: AWS::RDS::DBInstance
+    Properties:
+      Engine: aurora-mysql
+      EngineVersion: !Ref EngineVersion
+      DBClusterIdentifier: !Ref DatabaseCluster
+      DBInstanceClass: db.serverless
+  ReaderInstance:
+    Type: AWS::RDS::DBInstance
+    Condition: HasReader
+    Properties:
+      Engine: aurora-mysql
+      EngineVersion: !Ref EngineVersion
+      DBClusterIdentifier: !Ref DatabaseCluster
+      DBInstanceClass: db.serverless
+  DnsRecord:
+    Type: AWS::Route53::RecordSet
+    Properties:
+      HostedZoneId: {"Fn::ImportValue": !Sub "${FoundationStackName}--InternalDns"}
+      Name: !Sub "aurora.${ProjectName}.internal"
+      Type: CNAME
+      TTL: "300"
+      ResourceRecords: [!GetAtt DatabaseCluster.Endpoint.Address]
+Outputs:
+  ClusterIdentifier: {Value: !Ref DatabaseCluster, Export: {Name: !Sub "${AWS::StackName}--ClusterIdentifier"}}
+  ClusterEndpoint: {Value: !GetAtt DatabaseCluster.Endpoint.Address, Export: {Name: !Sub "${AWS::StackName}--ClusterEndpoint"}}
+  ReaderEndpoint: {Value: !GetAtt DatabaseCluster.ReadEndpoint.Address, Export: {Name: !Sub "${AWS::StackName}--ReaderEndpoint"}}
+  Port: {Value: !GetAtt DatabaseCluster.Endpoint.Port, Export: {Name: !Sub "${AWS::StackName}--Port"}}
+  DatabaseName: {Value: !Ref DatabaseName, Export: {Name: !Sub "${AWS::StackName}--DatabaseName"}}
+  InternalDnsName: {Value: !Ref DnsRecord, Export: {Name: !Sub "${AWS::StackName}--InternalDnsName"}}
+  DatabaseSecurityGroup: {Value: !Ref DatabaseSecurityGroup, Export: {Name: !Sub "${AWS::StackName}--DatabaseSecurityGroup"}}
+"""
+
+COUCH = r"""
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Environment: {Type: String}
+  FoundationStackName: {Type: String}
+  ProjectName: {Type: String}
+  InstanceType: {Type: String, Default: t3.small}
+  AmiParameter:
+    Type: AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>
+    Default: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64
+  DataVolumeSize: {Type: Number, Default: 20}
+  BackupBucketName: {Type: String}
+Resources:
+  DatabaseSecurityGroup:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: couch
+      VpcId: {"Fn::ImportValue": !Sub "${FoundationStackName}--VpcId"}
+      SecurityGroupIngress:
+        - IpProtocol: tcp
+          FromPort: 5984
+          ToPort: 5984
+          SourceSecurityGroupId: {"Fn::ImportValue": !Sub "${FoundationStackName}--AppSecurityGroup"}
+  BackupBucket:
+    Type: AWS::S3::Bucket
+    DeletionPolicy: Retain
+    Properties: {BucketName: !Ref BackupBucketName}
+  InstanceRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: "sts:AssumeRole"}]
+      Policies:
+        - PolicyName: backup
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement: [{Effect: Allow, Action: ["s3:PutObject", "s3:ListBucket"], Resource: [!GetAtt BackupBucket.Arn, !Sub "${BackupBucket.Arn}/*"]}]
+  InstanceProfile:
+    Type: AWS::IAM::InstanceProfile
+    Properties: {Roles: [!Ref InstanceRole]}
+  Instance:
+    Type: AWS::EC2::Instance
+    Properties:
+      ImageId: !Ref AmiParameter
+      InstanceType: !Ref InstanceType
+      IamInstanceProfile: !Ref InstanceProfile
+      SubnetId: {"Fn::ImportValue": !Sub "${FoundationStackName}--SubnetDatabaseA"}
+      SecurityGroupIds: [!GetAtt DatabaseSecurityGroup.GroupId]
+      UserData: {"Fn::Base64": !Sub "#!/bin/bash\necho ${BackupBucket}\n"}
+  DataVolume:
+    Type: AWS::EC2::Volume
+    Properties:
+      AvailabilityZone: !GetAtt Instance.AvailabilityZone
+      Size: !Ref DataVolumeSize
+      VolumeType: gp3
+      Encrypted: true
+  DataVolumeAttachment:
+    Type: AWS::EC2::VolumeAttachment
+    Properties: {InstanceId: !Ref Instance, VolumeId: !Ref DataVolume, Device: /dev/sdf}
+  DnsRecord:
+    Type: AWS::Route53::RecordSet
+    Properties:
+      HostedZoneId: {"Fn::ImportValue": !Sub "${FoundationStackName}--InternalDns"}
+      Name: !Sub "couch.${ProjectName}.internal"
+      Type: CNAME
+      TTL: "300"
+      ResourceRecords: [!GetAtt Instance.PrivateDnsName]
+Outputs:
+  InstanceId: {Value: !Ref Instance, Export: {Name: !Sub "${AWS::StackName}--InstanceId"}}
+  InternalDnsName: {Value: !Ref DnsRecord, Export: {Name: !Sub "${AWS::StackName}--InternalDnsName"}}
+  BackupBucket: {Value: !Ref BackupBucket, Export: {Name: !Sub "${AWS::StackName}--BackupBucket"}}
+  DataVolume: {Value: !Ref DataVolume}
+"""
+
+PIPELINE = r"""
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  RepoName: {Type: String, Default: app}
+Resources:
+  Repository:
+    Type: AWS::ECR::Repository
+    Properties: {RepositoryName: !Sub "${AWS::StackName}-ecr-repo"}
+  Connection:
+    Type: AWS::CodeStarConnections::Connection
+    Properties: {ConnectionName: !Sub "${RepoName}-gh", ProviderType: GitHub}
+  WebhookSecret:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      Name: !Sub "${AWS::StackName}-webhook"
+      GenerateSecretString: {PasswordLength: 32, ExcludePunctuation: true}
+  BuildLogs:
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupName: !Sub "/rig/${AWS::StackName}", RetentionInDays: 7}
+  ErrorFilter:
+    Type: AWS::Logs::MetricFilter
+    Properties:
+      LogGroupName: !Ref BuildLogs
+      FilterPattern: ERROR
+      MetricTransformations: [{MetricName: Errors, MetricNamespace: Rig, MetricValue: "1"}]
+  ErrorAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmName: !Sub "${AWS::StackName}-errors"
+      MetricName: Errors
+      Namespace: Rig
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+  BuildRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: [codebuild.amazonaws.com, codepipeline.amazonaws.com]}, Action: "sts:AssumeRole"}]
+  Build:
+    Type: AWS::CodeBuild::Project
+    Properties:
+      Name: !Sub "${AWS::StackName}-build"
+      ServiceRole: !GetAtt BuildRole.Arn
+      Artifacts: {Type: CODEPIPELINE}
+      Environment: {Type: LINUX_CONTAINER, ComputeType: BUILD_GENERAL1_SMALL, Image: "aws/codebuild/standard:7.0"}
+      Source: {Type: CODEPIPELINE}
+  ArtifactBucket:
+    Type: AWS::S3::Bucket
+  Pipeline:
+    Type: AWS::CodePipeline::Pipeline
+    Properties:
+      RoleArn: !GetAtt BuildRole.Arn
+      ArtifactStore: {Type: S3, Location: !Ref ArtifactBucket}
+      Stages:
+        - Name: Source
+          Actions:
+            - Name: Source
+              ActionTypeId: {Category: Source, Owner: AWS, Provider: CodeStarSourceConnection, Version: "1"}
+              Configuration: {ConnectionArn: !Ref Connection, FullRepositoryId: "o/r", BranchName: main}
+              OutputArtifacts: [{Name: src}]
+        - Name: Build
+          Actions:
+            - Name: Build
+              ActionTypeId: {Category: Build, Owner: AWS, Provider: CodeBuild, Version: "1"}
+              Configuration: {ProjectName: !Ref Build}
+              InputArtifacts: [{Name: src}]
+  Webhook:
+    Type: AWS::CodePipeline::Webhook
+    Properties:
+      Authentication: GITHUB_HMAC
+      AuthenticationConfiguration: {SecretToken: !Sub "{{resolve:secretsmanager:${WebhookSecret}}}"}
+      Filters: [{JsonPath: "$.ref", MatchEquals: "refs/heads/main"}]
+      TargetPipeline: !Ref Pipeline
+      TargetAction: Source
+      TargetPipelineVersion: !GetAtt Pipeline.Version
+  FailRule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [aws.codepipeline]}
+      Targets: [{Arn: !Ref Topic, Id: topic}]
+  Topic:
+    Type: AWS::SNS::Topic
+Outputs:
+  RepositoryUri: {Value: !GetAtt Repository.RepositoryUri}
+  RepositoryArn: {Value: !GetAtt Repository.Arn}
+  ConnectionArn: {Value: !GetAtt Connection.ConnectionArn}
+  SecretArn: {Value: !Ref WebhookSecret}
+  BuildProject: {Value: !Ref Build}
+  BuildArn: {Value: !GetAtt Build.Arn}
+  PipelineName: {Value: !Ref Pipeline}
+  WebhookUrl: {Value: !GetAtt Webhook.Url}
+  AlarmArn: {Value: !GetAtt ErrorAlarm.Arn}
+  FilterName: {Value: !Ref ErrorFilter}
+"""
+
+CHANGE_SET_V1 = r"""
+Parameters:
+  Env: {Type: String}
+  Size: {Type: String, Default: small}
+Resources:
+  Setting:
+    Type: AWS::SSM::Parameter
+    Properties: {Name: !Sub "/${AWS::StackName}/size", Type: String, Value: !Sub "${Env}-${Size}"}
+  Gateway:
+    Type: AWS::EC2::InternetGateway
+  Bucket:
+    Type: AWS::S3::Bucket
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties: {TopicName: !Sub "${AWS::StackName}-${Env}"}
+Outputs:
+  TopicArn: {Value: !Ref Topic, Export: {Name: !Sub "${AWS::StackName}--Topic"}}
+  Setting: {Value: !GetAtt Setting.Value}
+"""
+
+CHANGE_SET_V2 = r"""
+Parameters:
+  Env: {Type: String}
+  Size: {Type: String, Default: small}
+Resources:
+  Setting:
+    Type: AWS::SSM::Parameter
+    Properties: {Name: !Sub "/${AWS::StackName}/size", Type: String, Value: !Sub "${Env}-${Size}", Description: v2}
+  Gateway:
+    Type: AWS::EC2::InternetGateway
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties: {TopicName: !Sub "${AWS::StackName}-${Env}"}
+  Queue:
+    Type: AWS::SQS::Queue
+Outputs:
+  TopicArn: {Value: !Ref Topic, Export: {Name: !Sub "${AWS::StackName}--Topic"}}
+  QueueUrl: {Value: !Ref Queue, Export: {Name: !Sub "${AWS::StackName}--Queue"}}
+"""
+
+FAILING = r"""
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties: {TopicName: rig-rollback-topic}
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties: {BucketName: rig-rollback-bucket}
+  Broken:
+    Type: AWS::EC2::Subnet
+    DependsOn: [Topic, Bucket]
+    Properties: {VpcId: vpc-0000000000000000f, CidrBlock: 10.99.0.0/24}
+"""
+
+SMALL = r"""
+Resources:
+  Topic: {Type: AWS::SNS::Topic}
+"""
+
+
+def params(**values):
+    return [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in values.items()]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RigMotoTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.port = free_port()
+        started = time.monotonic()
+        cls.server = subprocess.Popen(
+            [sys.executable, LAUNCHER, "--host", "127.0.0.1", "--port", str(cls.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env=dict(os.environ, MOTO_ECS_SERVICE_RUNNING="1"),
+        )
+        line = cls.server.stdout.readline()
+        assert line.startswith("rig-moto ready on http://127.0.0.1:"), line
+        TIMINGS["start-up (ready line)"] = time.monotonic() - started
+        cls.endpoint = f"http://127.0.0.1:{cls.port}"
+        cls.clients = {}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.terminate()
+        cls.server.wait(10)
+
+    def client(self, service):
+        if service not in self.clients:
+            self.clients[service] = boto3.client(
+                service, endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                aws_secret_access_key="testing", config=Config(retries={"max_attempts": 1}),
+            )
+        return self.clients[service]
+
+    def setUp(self):
+        urllib.request.urlopen(urllib.request.Request(self.endpoint + "/moto-api/reset", method="POST")).read()
+        self.cf = self.client("cloudformation")
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def stack(self, name):
+        return self.cf.describe_stacks(StackName=name)["Stacks"][0]
+
+    def outputs(self, name):
+        return {o["OutputKey"]: o["OutputValue"] for o in self.stack(name).get("Outputs", [])}
+
+    def events(self, name):
+        return self.cf.describe_stack_events(StackName=name)["StackEvents"]
+
+    def create(self, name, body, status="CREATE_COMPLETE", **values):
+        self.cf.create_stack(StackName=name, TemplateBody=body, Parameters=params(**values))
+        self.assertEqual(self.stack(name)["StackStatus"], status, self.events(name)[:3])
+
+    def delete(self, name, status="DELETE_COMPLETE"):
+        stack_id = self.stack(name)["StackId"]
+        self.cf.delete_stack(StackName=name)
+        self.assertEqual(self.stack(stack_id)["StackStatus"], status, self.events(stack_id)[:3])
+
+    def change_set(self, name, body, kind="UPDATE", **values):
+        cs = self.cf.create_change_set(StackName=name, ChangeSetName=f"rig-{time.monotonic_ns()}", TemplateBody=body,
+                                       ChangeSetType=kind, Parameters=params(**values))
+        return self.cf.describe_change_set(ChangeSetName=cs["Id"])
+
+    def changes(self, change_set):
+        return {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"] for c in change_set["Changes"]}
+
+    def cert(self):
+        return self.client("acm").request_certificate(DomainName="*.example.com")["CertificateArn"]
+
+    def foundation(self, name="o-p-dev-foundation"):
+        self.create(name, FOUNDATION, Environment="dev", ProjectName="proj", AppBucketName="rig-o-p-app-dev",
+                    EmailAddress="ops@example.com", DomainCertArn=self.cert())
+
+    def aurora(self, name="o-p-dev-db-aurora", **overrides):
+        values = dict(Environment="dev", FoundationStackName="o-p-dev-foundation", ProjectName="proj",
+                      DatabaseName="app")
+        values.update(overrides)
+        self.create(name, AURORA, **values)
+
+    def snapshot(self):
+        """Ids of everything a stack teardown must remove (moto's defaults included)."""
+        ec2, elb, r53 = self.client("ec2"), self.client("elbv2"), self.client("route53")
+        return {
+            "vpcs": {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]},
+            "subnets": {s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]},
+            "igws": {i["InternetGatewayId"] for i in ec2.describe_internet_gateways()["InternetGateways"]},
+            "nats": {n["NatGatewayId"] for n in ec2.describe_nat_gateways()["NatGateways"]},
+            "eips": {a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]},
+            "route_tables": {r["RouteTableId"] for r in ec2.describe_route_tables()["RouteTables"]},
+            "security_groups": {g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]},
+            "volumes": {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]},
+            "running_instances": {
+                i["InstanceId"]
+                for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
+                if i["State"]["Name"] != "terminated"
+            },
+            "launch_templates": {t["LaunchTemplateId"] for t in ec2.describe_launch_templates()["LaunchTemplates"]},
+            "load_balancers": {lb["LoadBalancerArn"] for lb in elb.describe_load_balancers()["LoadBalancers"]},
+            "target_groups": {t["TargetGroupArn"] for t in elb.describe_target_groups()["TargetGroups"]},
+            "ecs_clusters": set(self.client("ecs").list_clusters()["clusterArns"]),
+            "asgs": {g["AutoScalingGroupName"]
+                     for g in self.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]},
+            "rds_clusters": {c["DBClusterIdentifier"] for c in self.client("rds").describe_db_clusters()["DBClusters"]},
+            "rds_instances": {i["DBInstanceIdentifier"]
+                              for i in self.client("rds").describe_db_instances()["DBInstances"]},
+            "subnet_groups": {g["DBSubnetGroupName"]
+                              for g in self.client("rds").describe_db_subnet_groups()["DBSubnetGroups"]},
+            "zones": {z["Id"] for z in r53.list_hosted_zones()["HostedZones"]},
+            "buckets": {b["Name"] for b in self.client("s3").list_buckets()["Buckets"]},
+            "topics": {t["TopicArn"] for t in self.client("sns").list_topics()["Topics"]},
+            "roles": {r["RoleName"] for r in self.client("iam").list_roles()["Roles"]},
+            "profiles": {p["InstanceProfileName"]
+                         for p in self.client("iam").list_instance_profiles()["InstanceProfiles"]},
+            "secrets": {s["Name"] for s in self.client("secretsmanager").list_secrets()["SecretList"]},
+            "exports": {e["Name"] for e in self.cf.list_exports()["Exports"]},
+        }
+
+    # -- 0. the launcher -----------------------------------------------------------------------
+
+    def test_0_refuses_other_moto_versions(self):
+        code = (
+            "import importlib.metadata as m, runpy, sys; m.version = lambda name: '5.0.0'; "
+            f"sys.argv = ['rig_moto.py', '--port', '1']; runpy.run_path({LAUNCHER!r}, run_name='__main__')"
+        )
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(run.returncode, 0)
+        self.assertIn("moto==5.2.5 is required, found 5.0.0", run.stderr)
+
+    # -- 1. AWS::RDS::DBCluster --------------------------------------------------------------
+
+    def test_1_aurora_cluster(self):
+        rds = self.client("rds")
+        self.client("ssm").put_parameter(Name="/rig/db/password", Value="supersecret1", Type="SecureString")
+        self.foundation()
+        self.aurora(ReaderCount="1", DeletionProtection="true", BackupRetentionPeriod="7")
+        out = self.outputs("o-p-dev-db-aurora")
+        cluster = rds.describe_db_clusters(DBClusterIdentifier=out["ClusterIdentifier"])["DBClusters"][0]
+        self.assertEqual(cluster["Engine"], "aurora-mysql")
+        self.assertEqual(cluster["EngineVersion"], "8.0.mysql_aurora.3.08.0")
+        self.assertEqual(cluster["ServerlessV2ScalingConfiguration"], {"MinCapacity": 0.5, "MaxCapacity": 4.0})
+        self.assertEqual(cluster["DBSubnetGroup"], rds.describe_db_subnet_groups()["DBSubnetGroups"][0]["DBSubnetGroupName"])
+        self.assertEqual(len(cluster["VpcSecurityGroups"]), 1)
+        self.assertEqual((cluster["MasterUsername"], cluster["DatabaseName"]), ("admin", "app"))
+        self.assertTrue(cluster["StorageEncrypted"] and cluster["DeletionProtection"])
+        self.assertEqual(cluster["BackupRetentionPeriod"], 7)
+        self.assertTrue(cluster["DBClusterParameterGroup"].endswith("clusterparametergroup") or cluster["DBClusterParameterGroup"])
+        self.assertEqual(rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"][0]["DBClusterParameterGroupName"],
+                         cluster["DBClusterParameterGroup"])
+        members = {m["DBInstanceIdentifier"]: m["IsClusterWriter"] for m in cluster["DBClusterMembers"]}
+        self.assertEqual(sorted(members.values()), [False, True])  # writer + reader joined the cluster
+        self.assertEqual(out["ClusterEndpoint"], cluster["Endpoint"])
+        self.assertEqual(out["ReaderEndpoint"], cluster["ReaderEndpoint"])
+        self.assertEqual(out["Port"], "3306")
+        zone = self.outputs("o-p-dev-foundation")["InternalDns"]
+        records = self.client("route53").list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+        cname = next(r for r in records if r["Name"].startswith("aurora.proj.internal"))
+        self.assertEqual(cname["ResourceRecords"][0]["Value"], cluster["Endpoint"])  # GetAtt inside Resources
+
+        # DeletionProtection holds the delete; an update turns it off; DeletionPolicy Snapshot keeps one.
+        self.delete("o-p-dev-db-aurora", status="DELETE_FAILED")
+        failed = [e for e in self.events("o-p-dev-db-aurora") if e["ResourceStatus"] == "DELETE_FAILED"]
+        self.assertTrue(any("protected" in (e.get("ResourceStatusReason") or "") for e in failed), failed)
+        self.cf.update_stack(StackName="o-p-dev-db-aurora", UsePreviousTemplate=True, Parameters=params(
+            Environment="dev", FoundationStackName="o-p-dev-foundation", ProjectName="proj", DatabaseName="app",
+            ReaderCount="1", DeletionProtection="false", BackupRetentionPeriod="7"))
+        self.assertEqual(self.stack("o-p-dev-db-aurora")["StackStatus"], "UPDATE_COMPLETE")
+        self.delete("o-p-dev-db-aurora")
+        self.assertEqual(rds.describe_db_clusters()["DBClusters"], [])
+        self.assertEqual(rds.describe_db_instances()["DBInstances"], [])
+        snapshots = rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+        self.assertEqual([s["DBClusterIdentifier"] for s in snapshots], [out["ClusterIdentifier"]])
+
+        # RDS-managed master password instead of the ssm-secure dynamic reference
+        self.aurora(name="o-p-dev-db-managed", MasterPasswordSource="managed")
+        cluster = rds.describe_db_clusters()["DBClusters"][0]
+        self.assertIn("MasterUserSecret", cluster)
+        self.delete("o-p-dev-db-managed")
+
+    # -- 2. placeholder / backed models for types moto skips --------------------------------------
+
+    def test_2_unmodelled_types(self):
+        ecs, s3, sns = self.client("ecs"), self.client("s3"), self.client("sns")
+        self.foundation()
+        self.assertEqual(self.outputs("o-p-dev-foundation")["AlbCanonicalHostedZoneId"], "Z2P70J7EXAMPLE")
+        policy = s3.get_bucket_policy(Bucket="rig-o-p-app-dev")["Policy"]
+        self.assertIn("aws:SecureTransport", policy)
+        subs = sns.list_subscriptions()["Subscriptions"]
+        self.assertEqual([(s["Protocol"], s["Endpoint"]) for s in subs], [("email", "ops@example.com")])
+
+        self.create("o-p-dev-compute-ecs", ECS_EC2, Environment="dev", FoundationStackName="o-p-dev-foundation")
+        out = self.outputs("o-p-dev-compute-ecs")
+        provider = ecs.describe_capacity_providers(capacityProviders=[out["CapacityProviderName"]])["capacityProviders"][0]
+        self.assertEqual(provider["autoScalingGroupProvider"]["autoScalingGroupArn"], out["AutoScalingGroupName"])
+        cluster = ecs.describe_clusters(clusters=[out["ClusterName"]])["clusters"][0]
+        self.assertEqual(cluster["capacityProviders"], [out["CapacityProviderName"]])
+        self.assertEqual(cluster["settings"], [{"name": "containerInsights", "value": "enabled"}])
+
+        self.create("o-p-dev-fargate", FARGATE, Environment="dev", FoundationStackName="o-p-dev-foundation")
+        cluster = ecs.describe_clusters(clusters=["o-p-dev-fargate-ECSCluster"])["clusters"][0]
+        self.assertEqual(cluster["capacityProviders"], ["FARGATE", "FARGATE_SPOT"])
+        self.assertEqual(len(cluster["defaultCapacityProviderStrategy"]), 1)  # !If ... AWS::NoValue dropped
+
+        self.create("o-p-build-app-main", PIPELINE)
+        out = self.outputs("o-p-build-app-main")
+        self.assertRegex(out["ConnectionArn"], r"^arn:aws:codestar-connections:us-east-1:123456789012:connection/")
+        self.assertEqual(out["BuildArn"], "arn:aws:codebuild:us-east-1:123456789012:project/o-p-build-app-main-build")
+        self.assertRegex(out["WebhookUrl"], r"^https://us-east-1\.webhooks\.aws/trigger\?t=")
+        self.assertEqual(out["AlarmArn"], "arn:aws:cloudwatch:us-east-1:123456789012:alarm:o-p-build-app-main-errors")
+        self.assertTrue(out["PipelineName"].startswith("o-p-build-app-main-Pipeline-"))
+        secret = self.client("secretsmanager").get_secret_value(SecretId=out["SecretArn"])
+        self.assertEqual(len(secret["SecretString"]), 32)
+        filters = self.client("logs").describe_metric_filters(logGroupName="/rig/o-p-build-app-main")["metricFilters"]
+        self.assertEqual([f["filterName"] for f in filters], [out["FilterName"]])
+        self.assertIn("o-p-build-app-main-ecr-repo", out["RepositoryUri"])
+        self.delete("o-p-build-app-main")
+        self.assertEqual(self.client("secretsmanager").list_secrets()["SecretList"], [])
+
+    def test_2_moto_models_rig_uses(self):
+        ec2 = self.client("ec2")
+        self.foundation()
+        out = self.outputs("o-p-dev-foundation")
+        listeners = self.client("elbv2").describe_listeners(ListenerArns=[out["HttpListener"], out["HttpsListener"]])
+        actions = {l["Port"]: l["DefaultActions"][0] for l in listeners["Listeners"]}
+        self.assertEqual(actions[80]["RedirectConfig"]["StatusCode"], "HTTP_301")
+        self.assertEqual(actions[443]["FixedResponseConfig"]["StatusCode"], "404")
+        zone = self.client("route53").get_hosted_zone(Id=out["InternalDns"])["HostedZone"]
+        self.assertTrue(zone["Config"]["PrivateZone"])
+
+        self.create("o-p-dev-db-couch", COUCH, Environment="dev", FoundationStackName="o-p-dev-foundation",
+                    ProjectName="proj", BackupBucketName="rig-couch-backup")
+        couch = self.outputs("o-p-dev-db-couch")
+        volume = ec2.describe_volumes(VolumeIds=[couch["DataVolume"]])["Volumes"][0]
+        self.assertEqual((volume["VolumeType"], volume["Encrypted"], volume["Size"]), ("gp3", True, 20))
+        self.assertEqual(volume["Attachments"][0]["InstanceId"], couch["InstanceId"])
+        records = self.client("route53").list_resource_record_sets(HostedZoneId=out["InternalDns"])["ResourceRecordSets"]
+        self.assertIn("couch.proj.internal", [r["Name"].rstrip(".") for r in records if r["Type"] == "CNAME"])
+
+    # -- 3. change sets ----------------------------------------------------------------------------
+
+    def test_3_change_sets(self):
+        ssm, name = self.client("ssm"), "rig-cs"
+        created = self.change_set(name, CHANGE_SET_V1, kind="CREATE", Env="dev")
+        self.assertEqual(created["Status"], "CREATE_COMPLETE")
+        self.assertEqual({k: c["Action"] for k, c in self.changes(created).items()},
+                         {"Setting": "Add", "Gateway": "Add", "Bucket": "Add", "Topic": "Add"})
+        self.assertEqual(self.stack(name)["StackStatus"], "REVIEW_IN_PROGRESS")
+        started = time.monotonic()
+        self.cf.execute_change_set(ChangeSetName=created["ChangeSetId"])
+        TIMINGS["execute CREATE change set (4 resources)"] = time.monotonic() - started
+        self.assertEqual(self.stack(name)["StackStatus"], "CREATE_COMPLETE")
+        self.assertEqual(self.outputs(name)["Setting"], "dev-small")
+        exports = {e["Name"]: e["Value"] for e in self.cf.list_exports()["Exports"]}
+        self.assertEqual(exports, {"rig-cs--Topic": self.outputs(name)["TopicArn"]})
+
+        same = self.change_set(name, CHANGE_SET_V1, Env="dev")
+        self.assertEqual(same["Status"], "FAILED")
+        self.assertEqual(same["StatusReason"], "The submitted information didn't contain changes. "
+                                               "Submit different information to create a change set.")
+        self.assertEqual(same["Changes"], [])
+        with self.assertRaises(ClientError) as err:
+            self.cf.execute_change_set(ChangeSetName=same["ChangeSetId"])
+        self.assertEqual(err.exception.response["Error"]["Code"], "InvalidChangeSetStatus")
+
+        size = self.change_set(name, CHANGE_SET_V1, Env="dev", Size="large")  # parameter used only in Fn::Sub
+        self.assertEqual({k: (c["Action"], c["Replacement"]) for k, c in self.changes(size).items()},
+                         {"Setting": ("Modify", "False")})
+        self.assertEqual(self.changes(size)["Setting"]["Details"][0]["Target"]["Name"], "Value")
+        self.cf.execute_change_set(ChangeSetName=size["ChangeSetName"], StackName=name)
+        self.assertEqual(ssm.get_parameter(Name="/rig-cs/size")["Parameter"]["Value"], "dev-large")
+        self.assertEqual(self.stack(name)["StackStatus"], "UPDATE_COMPLETE")
+
+        env = self.change_set(name, CHANGE_SET_V1, Env="prod", Size="large")
+        self.assertEqual({k: (c["Action"], c["Replacement"]) for k, c in self.changes(env).items()},
+                         {"Setting": ("Modify", "False"), "Topic": ("Modify", "True")})
+        self.cf.delete_change_set(ChangeSetName=env["ChangeSetId"])
+
+        v2 = self.change_set(name, CHANGE_SET_V2, Env="dev", Size="large")
+        changes = self.changes(v2)
+        self.assertEqual({k: c["Action"] for k, c in changes.items()},
+                         {"Setting": "Modify", "Queue": "Add", "Bucket": "Remove"})
+        self.assertTrue(changes["Bucket"]["PhysicalResourceId"].startswith("rig-cs-bucket-"))
+        self.cf.execute_change_set(ChangeSetName=v2["ChangeSetId"])
+        self.assertNotIn(changes["Bucket"]["PhysicalResourceId"],
+                         [b["Name"] for b in self.client("s3").list_buckets()["Buckets"]])
+        self.assertEqual(sorted(e["Name"] for e in self.cf.list_exports()["Exports"]), ["rig-cs--Queue", "rig-cs--Topic"])
+        self.assertIn("QueueUrl", self.outputs(name))
+
+        # a CREATE change set that is never executed: the stack waits in REVIEW_IN_PROGRESS, then deletes
+        self.change_set("rig-review", SMALL, kind="CREATE")
+        self.assertEqual(self.stack("rig-review")["StackStatus"], "REVIEW_IN_PROGRESS")
+        self.delete("rig-review")
+
+    # -- 4. termination protection ---------------------------------------------------------------
+
+    def test_4_termination_protection(self):
+        self.cf.create_stack(StackName="rig-protected", TemplateBody=SMALL, EnableTerminationProtection=True)
+        self.assertTrue(self.stack("rig-protected")["EnableTerminationProtection"])
+        with self.assertRaises(ClientError) as err:
+            self.cf.delete_stack(StackName="rig-protected")
+        self.assertEqual(err.exception.response["Error"]["Code"], "ValidationError")
+        self.assertEqual(err.exception.response["Error"]["Message"],
+                         "Stack [rig-protected] cannot be deleted while TerminationProtection is enabled")
+        self.cf.update_termination_protection(StackName="rig-protected", EnableTerminationProtection=False)
+        self.assertFalse(self.stack("rig-protected")["EnableTerminationProtection"])
+        self.delete("rig-protected")
+        self.create("rig-later", SMALL)
+        self.cf.update_termination_protection(StackName="rig-later", EnableTerminationProtection=True)
+        self.assertTrue(self.stack("rig-later")["EnableTerminationProtection"])
+        with self.assertRaises(ClientError):
+            self.cf.delete_stack(StackName="rig-later")
+
+    # -- 5. failed creates roll back -------------------------------------------------------------
+
+    def test_5_failed_create_rolls_back(self):
+        s3, sns = self.client("s3"), self.client("sns")
+        for name, create in (
+            ("rig-broken", lambda: self.cf.create_stack(StackName="rig-broken", TemplateBody=FAILING)),
+            ("rig-broken-cs", lambda: self.cf.execute_change_set(
+                ChangeSetName=self.change_set("rig-broken-cs", FAILING, kind="CREATE")["ChangeSetId"])),
+        ):
+            create()
+            self.assertEqual(self.stack(name)["StackStatus"], "ROLLBACK_COMPLETE")
+            events = self.events(name)
+            failed = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
+            self.assertEqual([e["LogicalResourceId"] for e in failed], ["Broken"])
+            self.assertIn("vpc-0000000000000000f", failed[0]["ResourceStatusReason"])
+            resource_events = {(e["LogicalResourceId"], e["ResourceStatus"]) for e in events}
+            for lid in ("Topic", "Bucket"):
+                for status in ("CREATE_IN_PROGRESS", "CREATE_COMPLETE", "DELETE_IN_PROGRESS", "DELETE_COMPLETE"):
+                    self.assertIn((lid, status), resource_events)
+            self.assertIn("[Broken]", next(e for e in events if e["ResourceStatus"] == "ROLLBACK_IN_PROGRESS")
+                          ["ResourceStatusReason"])
+            self.assertEqual(sns.list_topics()["Topics"], [])
+            self.assertNotIn("rig-rollback-bucket", [b["Name"] for b in s3.list_buckets()["Buckets"]])
+            self.assertEqual(self.stack(name).get("Outputs"), None)
+            self.delete(name)
+
+    # -- 6. teardown leaves nothing ----------------------------------------------------------------
+
+    def test_6_teardown(self):
+        s3 = self.client("s3")
+        self.client("ssm").put_parameter(Name="/rig/db/password", Value="supersecret1", Type="SecureString")
+        before = self.snapshot()
+        started = time.monotonic()
+        self.foundation()
+        self.create("o-p-dev-compute-ecs", ECS_EC2, Environment="dev", FoundationStackName="o-p-dev-foundation")
+        self.aurora(ReaderCount="1")
+        self.create("o-p-dev-db-couch", COUCH, Environment="dev", FoundationStackName="o-p-dev-foundation",
+                    ProjectName="proj", BackupBucketName="rig-couch-backup")
+        self.create("o-p-build-app-main", PIPELINE)
+        TIMINGS["create 5 stacks (foundation, ecs-ec2, aurora, couch, pipeline)"] = time.monotonic() - started
+        s3.put_object(Bucket="rig-o-p-app-dev", Key="app.yaml", Body=b"x")
+
+        # the foundation cannot go while its exports are imported
+        self.delete("o-p-dev-foundation", status="DELETE_FAILED")
+        reason = self.events("o-p-dev-foundation")[0]["ResourceStatusReason"]
+        self.assertRegex(reason, r"^Export o-p-dev-foundation--\S+ cannot be deleted as it is in use by o-p-dev-")
+        started = time.monotonic()
+        for name in ("o-p-build-app-main", "o-p-dev-db-couch", "o-p-dev-db-aurora", "o-p-dev-compute-ecs"):
+            self.delete(name)
+        # a non-empty bucket fails the delete (DELETE_FAILED with a reason), exports stay
+        self.delete("o-p-dev-foundation", status="DELETE_FAILED")
+        failed = [e for e in self.events("o-p-dev-foundation") if e["ResourceStatus"] == "DELETE_FAILED"]
+        self.assertEqual([e["LogicalResourceId"] for e in failed][:2], ["AppBucket", "o-p-dev-foundation"])
+        self.assertIn("BucketNotEmpty", failed[0]["ResourceStatusReason"])
+        self.assertIn("o-p-dev-foundation--VpcId", {e["Name"] for e in self.cf.list_exports()["Exports"]})
+        for version in s3.list_object_versions(Bucket="rig-o-p-app-dev").get("Versions", []):
+            s3.delete_object(Bucket="rig-o-p-app-dev", Key=version["Key"], VersionId=version["VersionId"])
+        self.delete("o-p-dev-foundation")
+        TIMINGS["delete 5 stacks"] = time.monotonic() - started
+
+        after = self.snapshot()
+        after["buckets"].discard("rig-couch-backup")  # DeletionPolicy: Retain
+        self.assertEqual(after, before)
+        self.assertEqual(self.client("ec2").describe_vpcs(Filters=[{"Name": "is-default", "Values": ["false"]}])["Vpcs"], [])
+        statuses = {s["StackName"]: s["StackStatus"] for s in self.cf.list_stacks()["StackSummaries"]}
+        self.assertEqual(set(statuses.values()), {"DELETE_COMPLETE"})
+
+    # -- 7. public SSM parameters --------------------------------------------------------------------
+
+    def test_7_public_ssm_parameters(self):
+        ssm, ec2 = self.client("ssm"), self.client("ec2")
+        for path in ("/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+                     "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"):
+            ami = ssm.get_parameter(Name=path)["Parameter"]["Value"]
+            self.assertEqual(ec2.describe_images(ImageIds=[ami])["Images"][0]["ImageId"], ami)
+        self.foundation()
+        self.create("o-p-dev-compute-ecs", ECS_EC2, Environment="dev", FoundationStackName="o-p-dev-foundation")
+        ecs_ami = ssm.get_parameter(Name="/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id")
+        versions = ec2.describe_launch_template_versions(LaunchTemplateId=next(
+            t["LaunchTemplateId"] for t in ec2.describe_launch_templates()["LaunchTemplates"]))
+        self.assertEqual(versions["LaunchTemplateVersions"][0]["LaunchTemplateData"]["ImageId"],
+                         ecs_ami["Parameter"]["Value"])
+        instances = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
+        self.assertEqual({i["ImageId"] for i in instances}, {ecs_ami["Parameter"]["Value"]})  # the ASG's instance
+
+    # -- 8. ECS ---------------------------------------------------------------------------------------
+
+    def test_8_ecs(self):
+        ecs = self.client("ecs")
+        ecs.create_cluster(clusterName="empty")
+        cluster = ecs.describe_clusters(clusters=["empty"])["clusters"][0]
+        self.assertEqual((cluster["status"], cluster["registeredContainerInstancesCount"]), ("ACTIVE", 0))
+        named = ecs.describe_capacity_providers(capacityProviders=["FARGATE", "FARGATE_SPOT"])
+        self.assertEqual([p["name"] for p in named["capacityProviders"]], ["FARGATE", "FARGATE_SPOT"])
+        self.assertEqual(named["failures"], [])
+        self.assertEqual({p["name"] for p in ecs.describe_capacity_providers()["capacityProviders"]},
+                         {"FARGATE", "FARGATE_SPOT"})
+        ecs.delete_cluster(cluster="empty")
+        self.assertEqual(ecs.list_clusters()["clusterArns"], [])
+        self.assertEqual(ecs.describe_clusters(clusters=["empty"])["clusters"][0]["status"], "INACTIVE")
+
+    # -- timing --------------------------------------------------------------------------------------
+
+    def test_9_scenario_timing(self):
+        started = time.monotonic()
+        cs = self.change_set("o-p-dev-foundation", FOUNDATION, kind="CREATE", Environment="dev", ProjectName="proj",
+                             AppBucketName="rig-o-p-app-dev", DomainCertArn=self.cert())
+        self.cf.execute_change_set(ChangeSetName=cs["ChangeSetId"])
+        self.assertEqual(self.stack("o-p-dev-foundation")["StackStatus"], "CREATE_COMPLETE")
+        self.delete("o-p-dev-foundation")
+        TIMINGS["foundation: create change set + execute + delete"] = time.monotonic() - started
+
+
+if __name__ == "__main__":
+    result = unittest.main(exit=False, verbosity=2).result
+    for what, seconds in TIMINGS.items():
+        print(f"timing: {what}: {seconds:.2f} s")
+    sys.exit(0 if result.wasSuccessful() else 1)
