@@ -260,16 +260,21 @@ async fn run(cli: Cli) -> Result<u8> {
             if g.json {
                 print_json(&rows)?;
             } else {
-                println!("{:<20} {:<10} {:<9} {:<9} {:<12} PATH", "ID", "ROLE", "VERSION", "PROTOCOL", "COMPATIBLE");
+                println!("{:<20} {:<10} {:<9} {:<9} {:<11} PATH", "ID", "ROLE", "VERSION", "PROTOCOL", "COMPATIBLE");
                 for r in &rows {
-                    let v = serde_json::to_value(r)?;
-                    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("-").to_string();
-                    let compat = if v.get("compatible").and_then(|x| x.as_bool()) == Some(true) {
-                        if v.get("shadowed").and_then(|x| x.as_bool()) == Some(true) { "shadowed".into() } else { "yes".to_string() }
-                    } else {
-                        format!("no: {}", s("problem"))
+                    let (id, role, version, protocol) = match &r.manifest {
+                        Some(m) => (m.id.clone(), m.role.to_string(), m.version.clone(), m.protocol.clone()),
+                        None => ("-".into(), "-".into(), "-".into(), "-".into()),
                     };
-                    println!("{:<20} {:<10} {:<9} {:<9} {:<12} {}", s("id"), s("role"), s("version"), s("protocol"), compat, s("path"));
+                    let compat = match (r.compatible, r.shadowed) {
+                        (true, false) => "yes".to_string(),
+                        (true, true) => "shadowed".to_string(),
+                        (false, _) => "no".to_string(),
+                    };
+                    println!("{id:<20} {role:<10} {version:<9} {protocol:<9} {compat:<11} {}", r.path.display());
+                    if let Some(p) = &r.problem {
+                        println!("    {p}");
+                    }
                 }
             }
             Ok(0)

@@ -67,7 +67,7 @@ impl RigBuffer {
     }
 }
 
-/// Returns the plugin's manifest as JSON ([`Manifest`]).
+/// Returns the plugin's manifest as a JSON [`Response`] whose `ok` value is a [`Manifest`].
 pub type ManifestFn = extern "C" fn() -> RigBuffer;
 /// Calls a method: `method` (UTF-8) and `input` (JSON) are borrowed for the call only.
 /// Returns a JSON [`Response`].
@@ -82,7 +82,10 @@ pub type FreeFn = extern "C" fn(RigBuffer);
 /// The type of the entry symbol.
 pub type EntryFn = extern "C" fn() -> *const PluginVTableV1;
 
-/// The table a plugin's entry symbol returns. Fields are only ever appended.
+/// The table a plugin's entry symbol returns. Fields are only ever appended: `abi_version`
+/// stays first and `struct_size` second in every ABI, since the host reads them before it
+/// knows the layout. Every function pointer must be non-null. The host may call `call` from
+/// any thread; it serialises the calls to one plugin, but plugins should not rely on that.
 #[repr(C)]
 pub struct PluginVTableV1 {
     /// Must equal [`ABI_VERSION`] of the host.
@@ -165,7 +168,7 @@ pub enum Response {
 /// An error as it crosses the boundary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireError {
-    /// `invalid-input`, `unknown-method`, `plan`, or `panic`.
+    /// `invalid-input`, `unknown-method`, `plan`, `protocol`, or `panic`.
     pub kind: String,
     pub message: String,
 }

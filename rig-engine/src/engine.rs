@@ -398,7 +398,6 @@ impl Engine {
         let st = self.stacks();
         for n in &names {
             st.set_protection(n, on).await?;
-            self.reporter.step(&format!("{n}: termination protection {}", if on { "on" } else { "off" }));
         }
         Ok(names)
     }

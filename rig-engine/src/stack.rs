@@ -397,6 +397,8 @@ impl Stacks<'_> {
                         termination_protection: false,
                     })
                 }
+                // Right after ExecuteChangeSet a new stack may still read REVIEW_IN_PROGRESS.
+                Some(s) if s.status == "REVIEW_IN_PROGRESS" && start.elapsed() < Duration::from_secs(30) => {}
                 Some(s) if !s.in_progress() => {
                     let ok = matches!(s.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE");
                     if ok {

@@ -65,14 +65,17 @@ pub fn describe(cmd: &Command) -> String {
         .join(" ")
 }
 
+/// A certificate ARN for renders that touch no AWS.
+pub const OFFLINE_CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0000-4000-8000-000000000000";
+
 /// A `rig.toml` for owner `acme`, the given project, in us-east-1 with the default environments.
-pub fn config_text(project: &str, compute: &str, database: &str) -> String {
+pub fn config_text(project: &str, cert_arn: &str, compute: &str, database: &str) -> String {
     format!(
         r#"owner = "acme"
 project = "{project}"
 region = "us-east-1"
 domain = "example.com"
-domain_cert = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0000-4000-8000-000000000000"
+domain_cert = "{cert_arn}"
 
 [compute]
 backend = "{compute}"
@@ -153,6 +156,12 @@ impl Rig<'_> {
     }
 }
 
+/// Requests a certificate in the emulator, for configurations used with it.
+pub fn certificate_for(aws: &LocalAws, domain: &str) -> Result<String> {
+    let rt = runtime()?;
+    rt.block_on(async { Api::new(aws).await.request_certificate(domain).await })
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }
@@ -163,10 +172,12 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let project = "shop";
     let config = dir.path().join("rig.toml");
-    std::fs::write(&config, config_text(project, c.compute, c.database))?;
-    let rig = Rig { bin: rig_bin, config, aws };
     let rt = runtime()?;
     let api = rt.block_on(Api::new(aws));
+    // The HTTPS listener needs a certificate that exists in the account.
+    let cert = rt.block_on(api.request_certificate("example.com"))?;
+    std::fs::write(&config, config_text(project, &cert, c.compute, c.database))?;
+    let rig = Rig { bin: rig_bin, config, aws };
 
     // 1. up
     let first = rig.ok(&["up", "--yes", "--json"])?;
@@ -222,6 +233,7 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
 
 /// Service clients for verification.
 pub struct Api {
+    acm: aws_sdk_acm::Client,
     cfn: aws_sdk_cloudformation::Client,
     ec2: aws_sdk_ec2::Client,
     ecs: aws_sdk_ecs::Client,
@@ -243,6 +255,7 @@ impl Api {
             .load()
             .await;
         Api {
+            acm: aws_sdk_acm::Client::new(&conf),
             cfn: aws_sdk_cloudformation::Client::new(&conf),
             ec2: aws_sdk_ec2::Client::new(&conf),
             ecs: aws_sdk_ecs::Client::new(&conf),
@@ -254,6 +267,12 @@ impl Api {
             ),
             ssm: aws_sdk_ssm::Client::new(&conf),
         }
+    }
+
+    /// Requests an ACM certificate (the emulator issues it at once); returns its ARN.
+    pub async fn request_certificate(&self, domain: &str) -> Result<String> {
+        let out = self.acm.request_certificate().domain_name(domain).send().await?;
+        out.certificate_arn().map(str::to_string).ok_or_else(|| anyhow!("no certificate ARN"))
     }
 
     /// Live stacks of the riglet.

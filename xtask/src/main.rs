@@ -17,6 +17,7 @@ commands:
   test-matrix   for every compute x database combination: up, verify through the service APIs,
                 up again (no-op), plan (no changes), protect/down refused, unprotect, down,
                 verify nothing remains; prints one row per combination
+  test          build rig and its plugins, then run `cargo test --workspace`
   lint          render every combination and run cfn-lint (zero errors required)
   bench         run the criterion benchmarks";
 
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(),
         Some("test-matrix") => test_matrix(&args[1..]),
         Some("lint") => lint(),
+        Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
@@ -76,7 +78,8 @@ fn demo() -> Result<()> {
     eprintln!("xtask: local AWS emulator on {}", aws.endpoint());
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("rig.toml");
-    std::fs::write(&config, matrix::config_text("demo", "fargate", "aurora-serverless"))?;
+    let cert = matrix::certificate_for(&aws, "example.com")?;
+    std::fs::write(&config, matrix::config_text("demo", &cert, "fargate", "aurora-serverless"))?;
     let rig_cmd = |args: &[&str]| {
         let mut c = Command::new(&rig);
         c.arg("--config").arg(&config).args(args);
@@ -140,7 +143,7 @@ fn lint() -> Result<()> {
     let mut seen = std::collections::BTreeSet::new();
     for c in matrix::all() {
         let config = dir.path().join(format!("{}.toml", c.label()));
-        std::fs::write(&config, matrix::config_text("lint", c.compute, c.database))?;
+        std::fs::write(&config, matrix::config_text("lint", matrix::OFFLINE_CERT, c.compute, c.database))?;
         let out = dir.path().join(c.label());
         let output = Command::new(&rig)
             .arg("--config")
@@ -181,6 +184,12 @@ fn lint() -> Result<()> {
     }
     println!("cfn-lint: {} templates, 0 errors{}", files.len(), if code & 4 != 0 { " (warnings above)" } else { "" });
     Ok(())
+}
+
+fn test(args: &[String]) -> Result<()> {
+    // The end-to-end tests run the real `rig` binary and load the real plugin libraries.
+    build()?;
+    run(cargo().current_dir(repo_root()).args(["test", "--workspace"]).args(args))
 }
 
 fn bench(args: &[String]) -> Result<()> {

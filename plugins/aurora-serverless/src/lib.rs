@@ -68,9 +68,9 @@ const KEYS: &[Key] = &[
 /// The first Aurora MySQL 3 release (minor) that scales to 0 ACU.
 const AUTO_PAUSE_MINOR: u32 = 8;
 
-/// Formats a capacity plainly: `0.5`, `4`, `12.5`.
+/// Formats a capacity plainly: `0.5`, `4`, `12.5` (and `0`, never `-0`).
 fn number(v: f64) -> String {
-    format!("{v}")
+    format!("{}", v + 0.0)
 }
 
 /// The Aurora MySQL 3 minor release of an engine version (`8` for `8.0.mysql_aurora.3.08.0`).
@@ -90,9 +90,13 @@ fn checks(s: &Settings, found: &[Issue]) -> Vec<Issue> {
     for key in ["min_capacity", "max_capacity"] {
         if let Some(v) = s.get(key).and_then(|v| v.as_f64()) {
             if !has_issue(key) && (v * 2.0).fract() != 0.0 {
+                let nearest = number((v * 2.0).round() / 2.0);
                 issues.push(Issue::new(
                     key,
-                    format!("{v} is not a multiple of 0.5; Aurora scales in steps of 0.5 ACU, so use a value like {}", number((v * 2.0).round() / 2.0)),
+                    format!(
+                        "{v} is not a multiple of 0.5; Aurora scales in steps of 0.5 ACU, so use \
+                         a value like {nearest}"
+                    ),
                 ));
             }
         }
@@ -221,6 +225,10 @@ mod tests {
         assert_eq!(
             capacities(json!({"min_capacity": 0, "max_capacity": 256.0})),
             ("0".into(), "256".into())
+        );
+        assert_eq!(
+            capacities(json!({"min_capacity": -0.0})),
+            ("0".into(), "4".into())
         );
     }
 

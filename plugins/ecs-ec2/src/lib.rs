@@ -162,13 +162,6 @@ fn issues(settings: &Settings, env: Option<&str>) -> Vec<Issue> {
             issues.push(Issue::new("cluster_max_size", problem));
         }
     }
-    if settings.contains_key("ami") && settings.contains_key("ami_parameter") {
-        issues.push(Issue::new(
-            "ami",
-            "replaces the image read from ami_parameter, so setting both is contradictory; \
-             remove one of them",
-        ));
-    }
     issues
 }
 
@@ -190,9 +183,9 @@ impl Backend for EcsEc2 {
         }
     }
 
-    /// Checks the keys, their types and ranges, `cluster_max_size` against `cluster_size`
-    /// (where both are known without the environment), and that `ami` and `ami_parameter` are
-    /// not both set.
+    /// Checks the keys, their types, ranges and formats, and `cluster_max_size` against
+    /// `cluster_size` where both are known without the environment (`plan_compute` also checks
+    /// `cluster_max_size` against the environment's default `cluster_size`).
     fn validate(&self, settings: &Settings) -> Vec<Issue> {
         issues(settings, None)
     }
@@ -371,11 +364,8 @@ mod tests {
             m.contains("`ami_parameter`: `aws/service/x` is not a full SSM parameter name"),
             "{m}"
         );
-        let m = one(json!({"ami": "ami-12345678", "ami_parameter": "/acme/ami"}));
-        assert!(
-            m.contains("`ami`: replaces the image read from ami_parameter"),
-            "{m}"
-        );
+        // An environment may pin an AMI while the base table names a parameter: the pin wins.
+        assert!(messages(json!({"ami": "ami-12345678", "ami_parameter": "/acme/ami"})).is_empty());
     }
 
     #[test]

@@ -32,7 +32,6 @@ mod loader;
 mod search;
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -287,9 +286,4 @@ fn candidates_in(dir: &Path) -> Vec<PathBuf> {
 
 fn canonical(p: &Path) -> PathBuf {
     p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
-}
-
-/// Whether `name` looks like a plugin library file name on this platform.
-pub fn is_plugin_file_name(name: &OsStr) -> bool {
-    id_from_file_name(name).is_some()
 }

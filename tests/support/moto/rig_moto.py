@@ -74,7 +74,7 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     from moto.rds.models import DBInstance, rds_backends
     from moto.route53.models import FakeZone, route53_backends
     from moto.s3.exceptions import BucketNotEmpty
-    from moto.s3.models import s3_backends
+    from moto.s3.models import FakeBucket, s3_backends
     from moto.secretsmanager.models import secretsmanager_backends
     from moto.sns.models import sns_backends
 
@@ -394,6 +394,21 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
         def delete(self, account_id, region_name):
             logs_backends[account_id][region_name].delete_metric_filter(self.name, self.props["LogGroupName"])
 
+    # moto's bucket-policy check ignores Conditions, so rig's TLS-only Deny (aws:SecureTransport) would
+    # deny every request; statements with a Condition are left out of moto's evaluation.
+    def get_permission(self, action, resource):
+        from moto.iam.access_control import IAMPolicy, PermissionResult
+
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        doc = json.loads(self.policy)
+        statements = doc.get("Statement")
+        statements = statements if isinstance(statements, list) else [statements]
+        doc["Statement"] = [st for st in statements if "Condition" not in st]
+        return IAMPolicy(json.dumps(doc)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission
+
     # ... and pure placeholders otherwise: the resource exists in the stack only, no service behind it.
     placeholders = {
         # type: (name property, Ref format, {GetAtt: format})
@@ -614,7 +629,7 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
         self.rig_no_change = (
             not changes
             and self.change_set_type == "UPDATE"
-            and self.stack.template_dict == self.template_dict
+            and cfm.Stack.parse_template(self.stack.template) == self.template_dict
             and all(old_params.get(k) == v for k, v in new_map.resolved_parameters.items())
         )
         return changes
@@ -637,10 +652,7 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
         if change_set_type == "UPDATE":
             if stack is None:
                 raise ValidationError(stack_name)
-            if stack.status in ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"):
-                raise ValidationError(
-                    message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated."
-                )
+            cfr.CloudFormationResponse._validate_status(None, stack)
         elif stack is not None and stack.status != "REVIEW_IN_PROGRESS":
             raise ValidationError(
                 message=f"Stack [{stack_name}] already exists and cannot be created again with the "
@@ -720,6 +732,12 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     cfr.CloudFormationResponse.delete_change_set = with_stack_name(delete_change_set)
     cfr.CloudFormationResponse.execute_change_set = with_stack_name(execute_change_set)
 
+    def validate_status(self, stack):
+        if stack.status in ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"):
+            raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
+
+    cfr.CloudFormationResponse._validate_status = validate_status
+
     plain_validate_update = cfr.CloudFormationResponse._validate_different_update
 
     def validate_different_update(self, incoming_params, stack_body, old_stack):
@@ -740,12 +758,31 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
                 )
         backend.exports.update((e.name, e) for e in exports)
 
-    # A stack without live resources has no outputs (moto would re-create resources to compute them).
+    # Outputs/exports are evaluated once, after a create or update succeeded (moto evaluates them on
+    # every read, which breaks - or re-creates resources - once resources are gone).
     no_outputs = {"REVIEW_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED",
                   "DELETE_COMPLETE", "CREATE_PENDING"}
     plain_outputs, plain_exports = cfm.Stack.outputs.fget, cfm.Stack.exports.fget
-    cfm.Stack.outputs = property(lambda s: None if s.status in no_outputs else plain_outputs(s))
-    cfm.Stack.exports = property(lambda s: [] if s.status in no_outputs else plain_exports(s))
+
+    def snapshot_outputs(stack):
+        old = {k: stack.__dict__.pop(k) for k in ("rig_exports", "rig_outputs") if k in stack.__dict__}
+        try:
+            exports, outputs = plain_exports(stack), plain_outputs(stack)
+        except Exception:
+            stack.__dict__.update(old)
+            raise
+        stack.rig_exports, stack.rig_outputs = exports, outputs
+
+    def stored(key, plain, empty):
+        def get(stack):
+            if stack.status in no_outputs:
+                return empty
+            return stack.__dict__[key] if key in stack.__dict__ else plain(stack)
+
+        return property(get)
+
+    cfm.Stack.outputs = stored("rig_outputs", plain_outputs, None)
+    cfm.Stack.exports = stored("rig_exports", plain_exports, [])
 
     # -----------------------------------------------------------------------------------------
     # 5. Creation with resource events and rollback on failure
@@ -794,7 +831,7 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
         try:
             ready = rmap.create(stack.template_dict)
             stack.description = stack.template_dict.get("Description")
-            stack.outputs  # noqa: B018 - evaluate now so that a bad output fails the create
+            snapshot_outputs(stack)  # a bad output fails the create
             sync_exports(backend, stack)
         except Exception as exc:
             rmap.rig_frozen = True
@@ -845,7 +882,7 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
                 if lid not in live:  # removed by the update (moto deletes it but keeps it listed)
                     del rmap._parsed_resources[lid]
             self.output_map = self._create_output_map()
-            self.outputs  # noqa: B018
+            snapshot_outputs(self)
             sync_exports(backend, self)
         except Exception as exc:
             # resources changed before the failure are not reverted (moto has no transaction)

@@ -594,7 +594,7 @@ Resources:
     Properties: {TopicName: !Sub "${AWS::StackName}-${Env}"}
 Outputs:
   TopicArn: {Value: !Ref Topic, Export: {Name: !Sub "${AWS::StackName}--Topic"}}
-  Setting: {Value: !GetAtt Setting.Value}
+  Setting: {Value: !Ref Setting}
 """
 
 CHANGE_SET_V2 = r"""
@@ -654,7 +654,8 @@ class RigMotoTest(unittest.TestCase):
         started = time.monotonic()
         cls.server = subprocess.Popen(
             [sys.executable, LAUNCHER, "--host", "127.0.0.1", "--port", str(cls.port)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            stdout=subprocess.PIPE, text=True,  # RIG_MOTO_LOG=file keeps the server's log
+            stderr=open(os.environ["RIG_MOTO_LOG"], "w") if os.environ.get("RIG_MOTO_LOG") else subprocess.DEVNULL,
             env=dict(os.environ, MOTO_ECS_SERVICE_RUNNING="1"),
         )
         line = cls.server.stdout.readline()
@@ -800,14 +801,26 @@ class RigMotoTest(unittest.TestCase):
         cname = next(r for r in records if r["Name"].startswith("aurora.proj.internal"))
         self.assertEqual(cname["ResourceRecords"][0]["Value"], cluster["Endpoint"])  # GetAtt inside Resources
 
-        # DeletionProtection holds the delete; an update turns it off; DeletionPolicy Snapshot keeps one.
+        # an update reaches the cluster (Modify, no replacement) ...
+        values = dict(Environment="dev", FoundationStackName="o-p-dev-foundation", ProjectName="proj",
+                      DatabaseName="app", ReaderCount="1", BackupRetentionPeriod="7")
+        update = self.change_set("o-p-dev-db-aurora", AURORA, DeletionProtection="false", MaxCapacity="8", **values)
+        self.assertEqual({k: (c["Action"], c["Replacement"]) for k, c in self.changes(update).items()},
+                         {"DatabaseCluster": ("Modify", "False")})
+        self.cf.execute_change_set(ChangeSetName=update["ChangeSetId"])
+        cluster = rds.describe_db_clusters()["DBClusters"][0]
+        self.assertEqual((cluster["DeletionProtection"], cluster["ServerlessV2ScalingConfiguration"]["MaxCapacity"]),
+                         (False, 8.0))
+        # ... DeletionProtection holds a delete (DELETE_FAILED with the reason) ...
+        self.cf.update_stack(StackName="o-p-dev-db-aurora", UsePreviousTemplate=True,
+                             Parameters=params(DeletionProtection="true", **values))
         self.delete("o-p-dev-db-aurora", status="DELETE_FAILED")
-        failed = [e for e in self.events("o-p-dev-db-aurora") if e["ResourceStatus"] == "DELETE_FAILED"]
-        self.assertTrue(any("protected" in (e.get("ResourceStatusReason") or "") for e in failed), failed)
-        self.cf.update_stack(StackName="o-p-dev-db-aurora", UsePreviousTemplate=True, Parameters=params(
-            Environment="dev", FoundationStackName="o-p-dev-foundation", ProjectName="proj", DatabaseName="app",
-            ReaderCount="1", DeletionProtection="false", BackupRetentionPeriod="7"))
-        self.assertEqual(self.stack("o-p-dev-db-aurora")["StackStatus"], "UPDATE_COMPLETE")
+        failed = {e["LogicalResourceId"]: e["ResourceStatusReason"]
+                  for e in self.events("o-p-dev-db-aurora") if e["ResourceStatus"] == "DELETE_FAILED"}
+        self.assertIn("protected", failed["DatabaseCluster"])
+        self.assertIn("DatabaseCluster", failed["o-p-dev-db-aurora"])
+        # ... and DeletionPolicy: Snapshot leaves a final snapshot.
+        rds.modify_db_cluster(DBClusterIdentifier=out["ClusterIdentifier"], DeletionProtection=False)
         self.delete("o-p-dev-db-aurora")
         self.assertEqual(rds.describe_db_clusters()["DBClusters"], [])
         self.assertEqual(rds.describe_db_instances()["DBInstances"], [])
@@ -892,7 +905,8 @@ class RigMotoTest(unittest.TestCase):
         self.cf.execute_change_set(ChangeSetName=created["ChangeSetId"])
         TIMINGS["execute CREATE change set (4 resources)"] = time.monotonic() - started
         self.assertEqual(self.stack(name)["StackStatus"], "CREATE_COMPLETE")
-        self.assertEqual(self.outputs(name)["Setting"], "dev-small")
+        self.assertEqual(self.outputs(name)["Setting"], "/rig-cs/size")
+        self.assertEqual(ssm.get_parameter(Name="/rig-cs/size")["Parameter"]["Value"], "dev-small")
         exports = {e["Name"]: e["Value"] for e in self.cf.list_exports()["Exports"]}
         self.assertEqual(exports, {"rig-cs--Topic": self.outputs(name)["TopicArn"]})
 
