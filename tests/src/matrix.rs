@@ -162,6 +162,37 @@ pub fn certificate_for(aws: &LocalAws, domain: &str) -> Result<String> {
     rt.block_on(async { Api::new(aws).await.request_certificate(domain).await })
 }
 
+/// A stack's template body and parameters, as text.
+pub fn describe_riglet(aws: &LocalAws, stack: &str) -> Result<String> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let api = Api::new(aws).await;
+        let t = api.cfn.get_template().stack_name(stack).send().await?;
+        let d = api.cfn.describe_stacks().stack_name(stack).send().await?;
+        let params: Vec<String> = d
+            .stacks()
+            .iter()
+            .flat_map(|s| s.parameters())
+            .map(|p| format!("{}={}", p.parameter_key().unwrap_or_default(), p.parameter_value().unwrap_or_default()))
+            .collect();
+        Ok(format!("{}\n{}", t.template_body().unwrap_or_default(), params.join("\n")))
+    })
+}
+
+/// A parameter's type and decrypted value.
+pub fn secure_parameter(aws: &LocalAws, name: &str) -> Result<(String, String)> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let api = Api::new(aws).await;
+        let p = api.ssm.get_parameter().name(name).with_decryption(true).send().await?;
+        let p = p.parameter().ok_or_else(|| anyhow!("no parameter {name}"))?;
+        Ok((
+            p.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+            p.value().unwrap_or_default().to_string(),
+        ))
+    })
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }

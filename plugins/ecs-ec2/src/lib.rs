@@ -9,7 +9,7 @@
 //! | key | type | default |
 //! |---|---|---|
 //! | `cluster_size` | integer 1–100: instances kept running (min = desired) | 1 in `integration`, 2 elsewhere |
-//! | `cluster_max_size` | integer 1–100, at least `cluster_size` | 4 |
+//! | `cluster_max_size` | integer 1–100, greater than `cluster_size` | 4 |
 //! | `instance_type` | EC2 instance type, like `t3.small` | `t3.small` |
 //! | `ami` | AMI id (`ami-` and 8 or 17 hex digits) replacing the SSM one | none |
 //! | `ami_parameter` | SSM parameter holding the AMI id | [`DEFAULT_AMI_PARAMETER`] |
@@ -143,16 +143,20 @@ fn issues(settings: &Settings, env: Option<&str>) -> Vec<Issue> {
         let size = settings.get("cluster_size").and_then(|v| v.as_i64());
         let max = settings.get("cluster_max_size").and_then(|v| v.as_i64());
         let problem = match (size, max, env) {
-            (Some(size), Some(max), _) if max < size => Some(format!(
-                "{max} is less than cluster_size {size}; raise cluster_max_size to at least {size} \
-                 or lower cluster_size"
+            // A rolling update keeps cluster_size hosts in service and adds one, so the
+            // maximum must leave room for it.
+            (Some(size), Some(max), _) if max <= size => Some(format!(
+                "{max} is not greater than cluster_size {size}; raise cluster_max_size to at least \
+                 {} (rolling updates replace one host at a time above cluster_size) or lower cluster_size",
+                size + 1
             )),
-            (Some(size), None, _) if DEFAULT_CLUSTER_MAX_SIZE < size => Some(format!(
-                "the default {DEFAULT_CLUSTER_MAX_SIZE} is less than cluster_size {size}; set \
-                 cluster_max_size to at least {size}"
+            (Some(size), None, _) if DEFAULT_CLUSTER_MAX_SIZE <= size => Some(format!(
+                "the default {DEFAULT_CLUSTER_MAX_SIZE} is not greater than cluster_size {size}; set \
+                 cluster_max_size to at least {}",
+                size + 1
             )),
-            (None, Some(max), Some(env)) if max < default_cluster_size(env) => Some(format!(
-                "{max} is less than cluster_size's default of {} in {env}; raise \
+            (None, Some(max), Some(env)) if max <= default_cluster_size(env) => Some(format!(
+                "{max} is not greater than cluster_size's default of {} in {env}; raise \
                  cluster_max_size or set cluster_size for {env}",
                 default_cluster_size(env)
             )),
@@ -285,7 +289,7 @@ mod tests {
     fn good_settings_pass() {
         assert!(messages(json!({})).is_empty());
         assert!(messages(json!({
-            "cluster_size": 3, "cluster_max_size": 3, "instance_type": "m7g.large",
+            "cluster_size": 3, "cluster_max_size": 6, "instance_type": "m7g.large",
             "ami": "ami-0123456789abcdef0"
         }))
         .is_empty());
@@ -321,26 +325,28 @@ mod tests {
     fn max_size_below_size() {
         let m = one(json!({"cluster_size": 3, "cluster_max_size": 2}));
         assert!(
-            m.contains("`cluster_max_size`: 2 is less than cluster_size 3"),
+            m.contains("`cluster_max_size`: 2 is not greater than cluster_size 3"),
             "{m}"
         );
-        let m = one(json!({"cluster_size": 6}));
+        let m = one(json!({"cluster_size": 3, "cluster_max_size": 3}));
+        assert!(m.contains("raise cluster_max_size to at least 4"), "{m}");
+        let m = one(json!({"cluster_size": 4}));
         assert!(
-            m.contains("the default 4 is less than cluster_size 6"),
+            m.contains("the default 4 is not greater than cluster_size 4"),
             "{m}"
         );
     }
 
     #[test]
     fn max_size_below_the_environment_default_fails_only_at_plan() {
-        let st = json!({"cluster_max_size": 1});
+        let st = json!({"cluster_max_size": 2});
         assert!(messages(st.clone()).is_empty());
         assert!(plan("integration", st.clone()).is_ok());
         let Err(PluginError::InvalidInput(m)) = plan("production", st) else {
-            panic!("cluster_max_size 1 must be refused in production")
+            panic!("cluster_max_size 2 must be refused in production")
         };
         assert!(
-            m.contains("cluster_size's default of 2 in production"),
+            m.contains("2 is not greater than cluster_size's default of 2 in production"),
             "{m}"
         );
     }

@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import uuid
 
 MOTO_VERSION = "5.2.5"
@@ -67,6 +68,7 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     from moto.core.responses import ActionResult, EmptyResult
     from moto.ec2.models import ec2_backends
     from moto.ec2.models.elastic_block_store import Volume, VolumeAttachment
+    from moto.ec2.models.instances import Instance
     from moto.ecs import models as ecs_models
     from moto.ecs.models import ecs_backends
     from moto.elbv2.models import FakeLoadBalancer, elbv2_backends
@@ -481,6 +483,20 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
 
     Volume.create_from_cloudformation_json = classmethod(create_volume)
     VolumeAttachment.physical_resource_id = property(lambda s: f"{s.volume.id}-{s.instance.id}")
+
+    # EC2 deletes an instance's root volume on termination unless told otherwise (moto keeps it when a
+    # launch template / block device mapping leaves DeleteOnTermination out).
+    plain_add_block_device = Instance.add_block_device
+
+    def add_block_device(self, size, device_path, snapshot_id, encrypted, delete_on_termination, kms_key_id,
+                         volume_type):
+        image = self.ec2_backend.amis.get(self.image_id)
+        if device_path == getattr(image, "root_device_name", "/dev/xvda"):
+            delete_on_termination = True
+        plain_add_block_device(self, size, device_path, snapshot_id, encrypted, delete_on_termination,
+                               kms_key_id, volume_type)
+
+    Instance.add_block_device = add_block_device
 
     def extra_attrs(cls, **getters):
         plain_get, plain_has = cls.get_cfn_attribute, cls.has_cfn_attr.__func__
@@ -1116,6 +1132,17 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     ]
 
 
+def exit_when_stdin_closes() -> None:
+    """For harnesses: the server goes away with the process that started it, even if that one is killed."""
+
+    def watch():
+        while sys.stdin.buffer.read(4096):
+            pass
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def serve(host: str, port: int) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
@@ -1135,8 +1162,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--exit-when-stdin-closes", action="store_true",
+                        help="stop when standard input reaches end of file (the parent went away)")
     args = parser.parse_args()
     check_moto_version()
+    if args.exit_when_stdin_closes:
+        exit_when_stdin_closes()
     apply_extensions()
     serve(args.host, args.port)
 

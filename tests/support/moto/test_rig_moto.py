@@ -1019,8 +1019,9 @@ class RigMotoTest(unittest.TestCase):
         # a non-empty bucket fails the delete (DELETE_FAILED with a reason), exports stay
         self.delete("o-p-dev-foundation", status="DELETE_FAILED")
         failed = [e for e in self.events("o-p-dev-foundation") if e["ResourceStatus"] == "DELETE_FAILED"]
-        self.assertEqual([e["LogicalResourceId"] for e in failed][:2], ["AppBucket", "o-p-dev-foundation"])
-        self.assertIn("BucketNotEmpty", failed[0]["ResourceStatusReason"])
+        self.assertEqual([e["LogicalResourceId"] for e in failed][:2], ["o-p-dev-foundation", "AppBucket"])
+        self.assertIn("BucketNotEmpty", failed[1]["ResourceStatusReason"])
+        self.assertIn("AppBucket", failed[0]["ResourceStatusReason"])
         self.assertIn("o-p-dev-foundation--VpcId", {e["Name"] for e in self.cf.list_exports()["Exports"]})
         for version in s3.list_object_versions(Bucket="rig-o-p-app-dev").get("Versions", []):
             s3.delete_object(Bucket="rig-o-p-app-dev", Key=version["Key"], VersionId=version["VersionId"])
@@ -1029,6 +1030,7 @@ class RigMotoTest(unittest.TestCase):
 
         after = self.snapshot()
         after["buckets"].discard("rig-couch-backup")  # DeletionPolicy: Retain
+        self.maxDiff = None
         self.assertEqual(after, before)
         self.assertEqual(self.client("ec2").describe_vpcs(Filters=[{"Name": "is-default", "Values": ["false"]}])["Vpcs"], [])
         statuses = {s["StackName"]: s["StackStatus"] for s in self.cf.list_stacks()["StackSummaries"]}
