@@ -19,7 +19,11 @@ use rig_engine::report::StderrReporter;
 use rig_engine::secrets::Prompt;
 
 #[derive(Parser, Debug)]
-#[command(name = "rig", version, about = "Create and maintain AWS riglets: foundation, compute, database and pipelines as CloudFormation stacks.")]
+#[command(
+    name = "rig",
+    version,
+    about = "Create and maintain AWS riglets: foundation, compute, database and pipelines as CloudFormation stacks."
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -150,13 +154,20 @@ fn init_logs(verbose: u8) {
         _ => "debug,rig_engine=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(verbose >= 2).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(verbose >= 2)
+        .try_init();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.global.verbose);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -193,7 +204,11 @@ fn prepare(g: &Global, select: &Select) -> Result<Prepared> {
     let host = host_for(g, Some(&riglet));
     let backends = Backends::load(&riglet, &host)?;
     let plan = planner::plan(&riglet, &backends)?;
-    Ok(Prepared { riglet, backends, plan })
+    Ok(Prepared {
+        riglet,
+        backends,
+        plan,
+    })
 }
 
 fn host_for(g: &Global, riglet: Option<&Riglet>) -> PluginHost {
@@ -214,11 +229,18 @@ async fn connect(g: &Global, p: &mut Prepared) -> Result<Engine> {
         endpoint_url: g.endpoint_url.clone(),
     })
     .await;
-    let account = clients.account_id().await.context("checking AWS credentials (sts:GetCallerIdentity)")?;
+    let account = clients
+        .account_id()
+        .await
+        .context("checking AWS credentials (sts:GetCallerIdentity)")?;
     tracing::info!(%account, region = %clients.region, "connected");
     p.riglet.fill_account(&account);
     p.plan = planner::plan(&p.riglet, &p.backends)?;
-    Ok(Engine::new(clients, Arc::new(StderrReporter { events: !g.quiet }), EngineOptions::default()))
+    Ok(Engine::new(
+        clients,
+        Arc::new(StderrReporter { events: !g.quiet }),
+        EngineOptions::default(),
+    ))
 }
 
 struct TtyPrompt;
@@ -231,7 +253,9 @@ impl Prompt for TtyPrompt {
             env.map(|e| format!(" [{e}]")).unwrap_or_default(),
             req.ssm_path
         );
-        rpassword::prompt_password(prompt).ok().filter(|s| !s.is_empty())
+        rpassword::prompt_password(prompt)
+            .ok()
+            .filter(|s| !s.is_empty())
     }
 }
 
@@ -253,17 +277,27 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
 async fn run(cli: Cli) -> Result<u8> {
     let g = cli.global.clone();
     match cli.command {
-        Command::Plugins { command: PluginsCommand::List } => {
+        Command::Plugins {
+            command: PluginsCommand::List,
+        } => {
             let riglet = config::load(&g.config, &Overrides::default()).ok();
             let host = host_for(&g, riglet.as_ref());
             let rows = host.list();
             if g.json {
                 print_json(&rows)?;
             } else {
-                println!("{:<20} {:<10} {:<9} {:<9} {:<11} PATH", "ID", "ROLE", "VERSION", "PROTOCOL", "COMPATIBLE");
+                println!(
+                    "{:<20} {:<10} {:<9} {:<9} {:<11} PATH",
+                    "ID", "ROLE", "VERSION", "PROTOCOL", "COMPATIBLE"
+                );
                 for r in &rows {
                     let (id, role, version, protocol) = match &r.manifest {
-                        Some(m) => (m.id.clone(), m.role.to_string(), m.version.clone(), m.protocol.clone()),
+                        Some(m) => (
+                            m.id.clone(),
+                            m.role.to_string(),
+                            m.version.clone(),
+                            m.protocol.clone(),
+                        ),
                         None => ("-".into(), "-".into(), "-".into(), "-".into()),
                     };
                     let compat = match (r.compatible, r.shadowed) {
@@ -271,7 +305,10 @@ async fn run(cli: Cli) -> Result<u8> {
                         (true, true) => "shadowed".to_string(),
                         (false, _) => "no".to_string(),
                     };
-                    println!("{id:<20} {role:<10} {version:<9} {protocol:<9} {compat:<11} {}", r.path.display());
+                    println!(
+                        "{id:<20} {role:<10} {version:<9} {protocol:<9} {compat:<11} {}",
+                        r.path.display()
+                    );
                     if let Some(p) = &r.problem {
                         println!("    {p}");
                     }
@@ -284,9 +321,11 @@ async fn run(cli: Cli) -> Result<u8> {
             let mut written = Vec::new();
             for s in &p.plan.stacks {
                 let dir = out.join(s.env.as_deref().unwrap_or("riglet"));
-                std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
                 let t = dir.join(format!("{}.yaml", s.plan.name));
-                std::fs::write(&t, &s.plan.template_body).with_context(|| format!("writing {}", t.display()))?;
+                std::fs::write(&t, &s.plan.template_body)
+                    .with_context(|| format!("writing {}", t.display()))?;
                 let params: Vec<serde_json::Value> = s
                     .plan
                     .parameters
@@ -307,22 +346,37 @@ async fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Up { select, yes, replace_failed, concurrency } => {
+        Command::Up {
+            select,
+            yes,
+            replace_failed,
+            concurrency,
+        } => {
             let mut p = prepare(&g, &select)?;
-            if !yes && !confirm(&format!(
-                "Deploy riglet {} ({} stacks in {}) with compute `{}` and database `{}`?",
-                p.riglet.names,
-                p.plan.stacks.len(),
-                p.riglet.env_names().join(", "),
-                p.riglet.compute.id,
-                p.riglet.database.as_ref().map(|d| d.id.as_str()).unwrap_or("none")
-            ))? {
+            if !yes
+                && !confirm(&format!(
+                    "Deploy riglet {} ({} stacks in {}) with compute `{}` and database `{}`?",
+                    p.riglet.names,
+                    p.plan.stacks.len(),
+                    p.riglet.env_names().join(", "),
+                    p.riglet.compute.id,
+                    p.riglet
+                        .database
+                        .as_ref()
+                        .map(|d| d.id.as_str())
+                        .unwrap_or("none")
+                ))?
+            {
                 bail!("cancelled; nothing was changed");
             }
             let mut engine = connect(&g, &mut p).await?;
             engine.options.replace_failed = replace_failed;
             engine.options.concurrency = concurrency;
-            let prompt: Option<&dyn Prompt> = if std::io::stdin().is_terminal() { Some(&TtyPrompt) } else { None };
+            let prompt: Option<&dyn Prompt> = if std::io::stdin().is_terminal() {
+                Some(&TtyPrompt)
+            } else {
+                None
+            };
             let report = tokio::select! {
                 r = engine.up(&p.plan, prompt) => r?,
                 _ = tokio::signal::ctrl_c() => {
@@ -337,16 +391,34 @@ async fn run(cli: Cli) -> Result<u8> {
             } else {
                 for s in &report.stacks {
                     let o = serde_json::to_value(s.outcome)?;
-                    println!("{:<48} {:<10} {}", s.name, o.as_str().unwrap_or_default(), s.error.clone().unwrap_or_default().lines().next().unwrap_or_default());
+                    println!(
+                        "{:<48} {:<10} {}",
+                        s.name,
+                        o.as_str().unwrap_or_default(),
+                        s.error
+                            .clone()
+                            .unwrap_or_default()
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                    );
                 }
                 if !report.changed() && !report.failed() {
                     println!("no changes: the riglet is up to date");
                 }
             }
             if report.failed() {
-                let failed: Vec<_> = report.stacks.iter().filter(|s| s.outcome == Outcome::Failed).collect();
+                let failed: Vec<_> = report
+                    .stacks
+                    .iter()
+                    .filter(|s| s.outcome == Outcome::Failed)
+                    .collect();
                 for s in &failed {
-                    eprintln!("\n{}:\n  {}", s.name, s.error.clone().unwrap_or_default().replace('\n', "\n  "));
+                    eprintln!(
+                        "\n{}:\n  {}",
+                        s.name,
+                        s.error.clone().unwrap_or_default().replace('\n', "\n  ")
+                    );
                 }
                 bail!("{} stack(s) failed; fix the cause and run `rig up` again (it resumes where it stopped)", failed.len());
             }
@@ -369,7 +441,15 @@ async fn run(cli: Cli) -> Result<u8> {
                     println!("+ secret {s} (asked for at `rig up`)");
                 }
                 for s in &report.stacks {
-                    println!("{:<48} {}{}", s.name, s.action, s.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default());
+                    println!(
+                        "{:<48} {}{}",
+                        s.name,
+                        s.action,
+                        s.note
+                            .as_ref()
+                            .map(|n| format!(" ({n})"))
+                            .unwrap_or_default()
+                    );
                     for c in &s.changes {
                         let sign = match c.action.as_str() {
                             "add" => "+",
@@ -377,7 +457,10 @@ async fn run(cli: Cli) -> Result<u8> {
                             "replace" => "±",
                             _ => "~",
                         };
-                        println!("    {sign} {:<20} {:<40} {}", c.action, c.resource_type, c.logical_id);
+                        println!(
+                            "    {sign} {:<20} {:<40} {}",
+                            c.action, c.resource_type, c.logical_id
+                        );
                     }
                 }
                 if !report.has_changes() {
@@ -386,15 +469,34 @@ async fn run(cli: Cli) -> Result<u8> {
             }
             Ok(if report.has_changes() { 2 } else { 0 })
         }
-        Command::Down { select, purge_secrets, yes } => {
+        Command::Down {
+            select,
+            purge_secrets,
+            yes,
+        } => {
             let mut p = prepare(&g, &select)?;
             let full = select.envs.is_empty();
-            let what = if full { format!("the whole riglet {}", p.riglet.names) } else { format!("environments {} of {}", select.envs.join(", "), p.riglet.names) };
-            if !yes && !confirm(&format!("Delete {what}, its stacks and buckets{}?", if purge_secrets { " and secrets" } else { "" }))? {
+            let what = if full {
+                format!("the whole riglet {}", p.riglet.names)
+            } else {
+                format!(
+                    "environments {} of {}",
+                    select.envs.join(", "),
+                    p.riglet.names
+                )
+            };
+            if !yes
+                && !confirm(&format!(
+                    "Delete {what}, its stacks and buckets{}?",
+                    if purge_secrets { " and secrets" } else { "" }
+                ))?
+            {
                 bail!("cancelled; nothing was deleted");
             }
             let engine = connect(&g, &mut p).await?;
-            let report = engine.down(&p.plan, &p.riglet.env_names(), full, purge_secrets).await?;
+            let report = engine
+                .down(&p.plan, &p.riglet.env_names(), full, purge_secrets)
+                .await?;
             if g.json {
                 print_json(&report)?;
             } else {
@@ -425,10 +527,19 @@ async fn run(cli: Cli) -> Result<u8> {
                         "{:<48} {}{}",
                         s.name,
                         s.status.as_deref().unwrap_or("NOT CREATED"),
-                        if s.termination_protection { " (protected)" } else { "" }
+                        if s.termination_protection {
+                            " (protected)"
+                        } else {
+                            ""
+                        }
                     );
                     for pr in &s.probes {
-                        println!("    {} {}: {}", if pr.healthy { "ok  " } else { "FAIL" }, pr.what, pr.detail);
+                        println!(
+                            "    {} {}: {}",
+                            if pr.healthy { "ok  " } else { "FAIL" },
+                            pr.what,
+                            pr.detail
+                        );
                     }
                 }
             }
@@ -460,7 +571,10 @@ async fn protect(g: &Global, select: &Select, on: bool) -> Result<u8> {
     let engine = connect(g, &mut p).await?;
     let names = engine.protect(&p.plan, &p.riglet.env_names(), on).await?;
     for n in &names {
-        println!("{n}: termination protection {}", if on { "on" } else { "off" });
+        println!(
+            "{n}: termination protection {}",
+            if on { "on" } else { "off" }
+        );
     }
     Ok(0)
 }

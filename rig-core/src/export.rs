@@ -56,7 +56,8 @@ macro_rules! dispatcher {
             fn call(&self, m: &str, input: &[u8]) -> Result<serde_json::Value, WireError> {
                 match m {
                     method::VALIDATE => {
-                        let settings: Settings = serde_json::from_slice(input).map_err(bad_input)?;
+                        let settings: Settings =
+                            serde_json::from_slice(input).map_err(bad_input)?;
                         to_value(self.0.validate(&settings))
                     }
                     method::PLAN => {

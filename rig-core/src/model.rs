@@ -145,7 +145,10 @@ pub enum HealthProbe {
     },
     /// The RDS cluster whose identifier is stack output `cluster_output` is `available` and has
     /// `members` instances.
-    RdsCluster { cluster_output: String, members: u32 },
+    RdsCluster {
+        cluster_output: String,
+        members: u32,
+    },
     /// The EC2 instance whose id is stack output `instance_output` is `running`.
     Ec2Instance { instance_output: String },
 }

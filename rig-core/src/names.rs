@@ -29,13 +29,24 @@ fn err(what: &'static str, name: &str, reason: impl Into<String>) -> NameError {
 pub fn validate_stack_name(name: &str) -> Result<(), NameError> {
     const W: &str = "stack name";
     if name.is_empty() || name.len() > 128 {
-        return Err(err(W, name, format!("must be 1–128 characters long, it has {}", name.len())));
+        return Err(err(
+            W,
+            name,
+            format!("must be 1–128 characters long, it has {}", name.len()),
+        ));
     }
     if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return Err(err(W, name, "must start with a letter (A–Z, a–z)"));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
-        return Err(err(W, name, format!("may contain only letters, digits and `-`, not `{c}`")));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
+        return Err(err(
+            W,
+            name,
+            format!("may contain only letters, digits and `-`, not `{c}`"),
+        ));
     }
     Ok(())
 }
@@ -69,7 +80,11 @@ pub fn validate_bucket_name(name: &str) -> Result<(), NameError> {
     }
     let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if !edge_ok(name.chars().next()) || !edge_ok(name.chars().last()) {
-        return Err(err(W, name, "must begin and end with a lowercase letter or digit"));
+        return Err(err(
+            W,
+            name,
+            "must begin and end with a lowercase letter or digit",
+        ));
     }
     if name.contains("..") {
         return Err(err(W, name, "must not contain two adjacent periods"));
@@ -79,12 +94,20 @@ pub fn validate_bucket_name(name: &str) -> Result<(), NameError> {
     }
     for p in ["xn--", "sthree-", "amzn-s3-demo-"] {
         if name.starts_with(p) {
-            return Err(err(W, name, format!("must not start with the reserved prefix `{p}`")));
+            return Err(err(
+                W,
+                name,
+                format!("must not start with the reserved prefix `{p}`"),
+            ));
         }
     }
     for s in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
         if name.ends_with(s) {
-            return Err(err(W, name, format!("must not end with the reserved suffix `{s}`")));
+            return Err(err(
+                W,
+                name,
+                format!("must not end with the reserved suffix `{s}`"),
+            ));
         }
     }
     Ok(())
@@ -104,18 +127,34 @@ pub fn validate_ssm_path(path: &str) -> Result<(), NameError> {
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || "_.-/".contains(*c)))
     {
-        return Err(err(W, path, format!("may contain only letters, digits and `_ . - /`, not `{c}`")));
+        return Err(err(
+            W,
+            path,
+            format!("may contain only letters, digits and `_ . - /`, not `{c}`"),
+        ));
     }
     if path.contains("//") || path.ends_with('/') {
         return Err(err(W, path, "must not contain empty path segments"));
     }
     let levels = path.matches('/').count();
     if levels > 15 {
-        return Err(err(W, path, format!("has {levels} levels; at most 15 are allowed")));
+        return Err(err(
+            W,
+            path,
+            format!("has {levels} levels; at most 15 are allowed"),
+        ));
     }
-    let first = path[1..].split('/').next().unwrap_or("").to_ascii_lowercase();
+    let first = path[1..]
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if first.starts_with("aws") || first.starts_with("ssm") {
-        return Err(err(W, path, "must not begin with `aws` or `ssm` (reserved by AWS)"));
+        return Err(err(
+            W,
+            path,
+            "must not begin with `aws` or `ssm` (reserved by AWS)",
+        ));
     }
     Ok(())
 }
@@ -128,7 +167,11 @@ pub fn validate_segment(what: &'static str, s: &str) -> Result<(), NameError> {
         return Err(err(what, s, "must not be empty"));
     }
     if s.len() > 32 {
-        return Err(err(what, s, format!("must be at most 32 characters long, it has {}", s.len())));
+        return Err(err(
+            what,
+            s,
+            format!("must be at most 32 characters long, it has {}", s.len()),
+        ));
     }
     if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
         return Err(err(what, s, "must start with a lowercase letter"));
@@ -203,7 +246,13 @@ impl RigletNames {
 
     /// `<owner>-<project>-build-<repo>-<branch>` (branch made safe).
     pub fn pipeline_stack(&self, repo: &str, branch: &str) -> String {
-        format!("{}-{}-build-{}-{}", self.owner, self.project, repo, safe_branch(branch))
+        format!(
+            "{}-{}-build-{}-{}",
+            self.owner,
+            self.project,
+            repo,
+            safe_branch(branch)
+        )
     }
 
     /// `<owner>-<project>-<env>-app-<repo>-<branch>` (branch made safe).
@@ -220,7 +269,10 @@ impl RigletNames {
 
     /// `rig-<owner>-<project>-<region>-<kind>[-<env>]`.
     pub fn bucket(&self, kind: &str, env: Option<&str>) -> String {
-        let mut b = format!("rig-{}-{}-{}-{}", self.owner, self.project, self.region, kind);
+        let mut b = format!(
+            "rig-{}-{}-{}-{}",
+            self.owner, self.project, self.region, kind
+        );
         if let Some(e) = env {
             b.push('-');
             b.push_str(e);
@@ -320,8 +372,14 @@ mod tests {
     #[test]
     fn riglet_names_follow_the_seed() {
         let n = RigletNames::new("acme", "shop", "us-east-1");
-        assert_eq!(n.foundation_stack("integration"), "acme-shop-integration-foundation");
-        assert_eq!(n.env_stack("production", "compute-ecs"), "acme-shop-production-compute-ecs");
+        assert_eq!(
+            n.foundation_stack("integration"),
+            "acme-shop-integration-foundation"
+        );
+        assert_eq!(
+            n.env_stack("production", "compute-ecs"),
+            "acme-shop-production-compute-ecs"
+        );
         assert_eq!(n.bucket("build", None), "rig-acme-shop-us-east-1-build");
         assert_eq!(
             n.bucket("foundation", Some("staging")),

@@ -191,7 +191,11 @@ impl Compatibility {
 pub fn check_protocol(host: &str, plugin: &str, plugin_features: &[String]) -> Compatibility {
     let host_v = match semver::Version::parse(host) {
         Ok(v) => v,
-        Err(e) => return Compatibility::Incompatible(format!("host protocol `{host}` is not semver: {e}")),
+        Err(e) => {
+            return Compatibility::Incompatible(format!(
+                "host protocol `{host}` is not semver: {e}"
+            ))
+        }
     };
     let plug_v = match semver::Version::parse(plugin) {
         Ok(v) => v,
@@ -221,7 +225,11 @@ pub fn check_protocol(host: &str, plugin: &str, plugin_features: &[String]) -> C
                 } else {
                     format!(
                         " and needs features this rig lacks ({})",
-                        unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                        unknown
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 }
             ));

@@ -9,13 +9,23 @@ use crate::model::{Issue, Settings};
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
     /// An integer in `min..=max`.
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// A number in `min..=max`.
-    Float { min: f64, max: f64 },
+    Float {
+        min: f64,
+        max: f64,
+    },
     /// A string; if `one_of` is not empty, one of those values.
-    Str { one_of: &'static [&'static str] },
+    Str {
+        one_of: &'static [&'static str],
+    },
     /// A string matching `check` (which returns why it does not).
-    StrWith { check: fn(&str) -> Result<(), String> },
+    StrWith {
+        check: fn(&str) -> Result<(), String>,
+    },
     Bool,
 }
 
@@ -37,13 +47,20 @@ pub fn check(settings: &Settings, keys: &[Key]) -> Vec<Issue> {
                 name.clone(),
                 format!(
                     "unknown setting; known settings are: {}",
-                    if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
             ));
             continue;
         };
         if let Some(problem) = check_value(&key.kind, value) {
-            issues.push(Issue::new(name.clone(), format!("{problem} ({})", key.help)));
+            issues.push(Issue::new(
+                name.clone(),
+                format!("{problem} ({})", key.help),
+            ));
         }
     }
     issues
@@ -76,12 +93,18 @@ fn check_value(kind: &Kind, v: &serde_json::Value) -> Option<String> {
 
 /// Reads an integer setting, or `default`.
 pub fn int(settings: &Settings, key: &str, default: i64) -> i64 {
-    settings.get(key).and_then(|v| v.as_i64()).unwrap_or(default)
+    settings
+        .get(key)
+        .and_then(|v| v.as_i64())
+        .unwrap_or(default)
 }
 
 /// Reads a number setting, or `default`.
 pub fn float(settings: &Settings, key: &str, default: f64) -> f64 {
-    settings.get(key).and_then(|v| v.as_f64()).unwrap_or(default)
+    settings
+        .get(key)
+        .and_then(|v| v.as_f64())
+        .unwrap_or(default)
 }
 
 /// Reads a string setting, or `default`.
@@ -95,12 +118,18 @@ pub fn string(settings: &Settings, key: &str, default: &str) -> String {
 
 /// Reads an optional string setting.
 pub fn opt_string(settings: &Settings, key: &str) -> Option<String> {
-    settings.get(key).and_then(|v| v.as_str()).map(str::to_string)
+    settings
+        .get(key)
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
 }
 
 /// Reads a boolean setting, or `default`.
 pub fn boolean(settings: &Settings, key: &str, default: bool) -> bool {
-    settings.get(key).and_then(|v| v.as_bool()).unwrap_or(default)
+    settings
+        .get(key)
+        .and_then(|v| v.as_bool())
+        .unwrap_or(default)
 }
 
 #[cfg(test)]
@@ -109,10 +138,31 @@ mod tests {
     use serde_json::json;
 
     const KEYS: &[Key] = &[
-        Key { name: "size", kind: Kind::Int { min: 1, max: 10 }, help: "hosts" },
-        Key { name: "mode", kind: Kind::Str { one_of: &["a", "b"] }, help: "mode" },
-        Key { name: "acu", kind: Kind::Float { min: 0.5, max: 128.0 }, help: "ACUs" },
-        Key { name: "on", kind: Kind::Bool, help: "switch" },
+        Key {
+            name: "size",
+            kind: Kind::Int { min: 1, max: 10 },
+            help: "hosts",
+        },
+        Key {
+            name: "mode",
+            kind: Kind::Str {
+                one_of: &["a", "b"],
+            },
+            help: "mode",
+        },
+        Key {
+            name: "acu",
+            kind: Kind::Float {
+                min: 0.5,
+                max: 128.0,
+            },
+            help: "ACUs",
+        },
+        Key {
+            name: "on",
+            kind: Kind::Bool,
+            help: "switch",
+        },
     ];
 
     fn s(v: serde_json::Value) -> Settings {
@@ -127,11 +177,20 @@ mod tests {
         );
         let text: Vec<String> = issues.iter().map(|i| i.to_string()).collect();
         assert_eq!(issues.len(), 5, "{text:?}");
-        assert!(text.iter().any(|t| t.contains("`size`: 0 is out of range, expected 1–10")));
-        assert!(text.iter().any(|t| t.contains("`mode`: `c` is not one of: a, b")));
+        assert!(text
+            .iter()
+            .any(|t| t.contains("`size`: 0 is out of range, expected 1–10")));
+        assert!(text
+            .iter()
+            .any(|t| t.contains("`mode`: `c` is not one of: a, b")));
         assert!(text.iter().any(|t| t.contains("`acu`: expected a number")));
-        assert!(text.iter().any(|t| t.contains("`on`: expected true or false")));
-        assert!(text.iter().any(|t| t.contains("`colour`: unknown setting; known settings are: size, mode, acu, on")));
+        assert!(text
+            .iter()
+            .any(|t| t.contains("`on`: expected true or false")));
+        assert!(text
+            .iter()
+            .any(|t| t
+                .contains("`colour`: unknown setting; known settings are: size, mode, acu, on")));
     }
 
     #[test]

@@ -121,7 +121,11 @@ impl AwsError {
 }
 
 /// Converts an SDK error into an [`AwsError`] for operation `op`.
-pub fn aws_err<E, R>(op: &str, endpoint: Option<&str>, e: aws_sdk_cloudformation::error::SdkError<E, R>) -> AwsError
+pub fn aws_err<E, R>(
+    op: &str,
+    endpoint: Option<&str>,
+    e: aws_sdk_cloudformation::error::SdkError<E, R>,
+) -> AwsError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + HttpStatus,
@@ -132,10 +136,9 @@ where
             let status = se.raw().http_status();
             let err = se.err();
             let code = err.code().map(str::to_string);
-            let message = err
-                .message()
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("{}", aws_sdk_cloudformation::error::DisplayErrorContext(&e)));
+            let message = err.message().map(str::to_string).unwrap_or_else(|| {
+                format!("{}", aws_sdk_cloudformation::error::DisplayErrorContext(&e))
+            });
             let unimplemented = status == 501
                 || (status == 500
                     && (message.to_ascii_lowercase().contains("not yet implemented")

@@ -45,6 +45,30 @@ pub struct RigToml {
     /// Where to find plugins, besides the standard places.
     #[serde(default)]
     pub plugins: PluginsToml,
+    /// Per-repository deployment pipelines (`[[pipelines]]`).
+    #[serde(default)]
+    pub pipelines: Vec<PipelineToml>,
+}
+
+/// `[[pipelines]]`: one repository and branch, plus the pipeline backend's settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PipelineToml {
+    /// GitHub repository name (lowercase; part of stack and ECR names).
+    pub repository: String,
+    /// Branch to build (default `main`); `/` is made safe in names.
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// The pipeline backend's settings (`github_owner`, `connection_arn`, ...).
+    #[serde(flatten)]
+    pub settings: toml::Table,
+}
+
+/// A pipeline of the riglet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineSpec {
+    pub repository: String,
+    pub branch: String,
+    pub settings: Settings,
 }
 
 /// `[compute]` / `[database]`: `backend = "<id>"` plus one settings table per backend id.
@@ -100,7 +124,10 @@ pub enum ConfigError {
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{path} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
-    Invalid { path: PathBuf, problems: Vec<String> },
+    Invalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
 }
 
 /// Command-line choices that override the file.
@@ -132,6 +159,8 @@ pub struct Riglet {
     pub database: Option<BackendChoice>,
     /// Explicit plugin files (absolute).
     pub plugin_paths: Vec<PathBuf>,
+    /// Pipelines; empty when `--env` selects part of the riglet (pipelines span environments).
+    pub pipelines: Vec<PipelineSpec>,
     /// The folder holding the config file (the project folder; `.rig/plugins` lives there).
     pub project_dir: PathBuf,
     pub config_path: PathBuf,
@@ -144,7 +173,10 @@ pub const ACCOUNT_PLACEHOLDER: &str = "{ACCOUNT}";
 impl Riglet {
     /// Puts the caller's account id into values that need it (the certificate ARN).
     pub fn fill_account(&mut self, account: &str) {
-        self.info.domain_cert_arn = self.info.domain_cert_arn.replace(ACCOUNT_PLACEHOLDER, account);
+        self.info.domain_cert_arn = self
+            .info
+            .domain_cert_arn
+            .replace(ACCOUNT_PLACEHOLDER, account);
     }
 
     /// Names of the environments, in order.
@@ -182,9 +214,15 @@ fn is_region(r: &str) -> bool {
     // e.g. us-east-1, eu-central-2, ap-southeast-4, us-gov-west-1, cn-north-1
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
         && parts[0].chars().all(|c| c.is_ascii_lowercase())
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// A parsed IPv4 CIDR.
@@ -199,7 +237,9 @@ impl Cidr {
         let (a, p) = s
             .split_once('/')
             .ok_or_else(|| format!("`{s}` is not a CIDR block like 10.1.0.0/16"))?;
-        let addr: Ipv4Addr = a.parse().map_err(|_| format!("`{a}` in `{s}` is not an IPv4 address"))?;
+        let addr: Ipv4Addr = a
+            .parse()
+            .map_err(|_| format!("`{a}` in `{s}` is not an IPv4 address"))?;
         let prefix: u8 = p
             .parse()
             .ok()
@@ -207,7 +247,10 @@ impl Cidr {
             .ok_or_else(|| format!("`/{p}` in `{s}` is not a prefix length 0–32"))?;
         let c = Cidr { addr, prefix };
         if u32::from(addr) & !c.mask() != 0 {
-            return Err(format!("`{s}` has host bits set; did you mean {}/{prefix}?", Ipv4Addr::from(u32::from(addr) & c.mask())));
+            return Err(format!(
+                "`{s}` has host bits set; did you mean {}/{prefix}?",
+                Ipv4Addr::from(u32::from(addr) & c.mask())
+            ));
         }
         Ok(c)
     }
@@ -245,14 +288,21 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
     };
     check(names::validate_segment("owner", &t.owner), "owner");
     check(names::validate_segment("project", &t.project), "project");
-    let region = ov.region.clone().or(t.region.clone()).unwrap_or_else(default_region);
+    let region = ov
+        .region
+        .clone()
+        .or(t.region.clone())
+        .unwrap_or_else(default_region);
     if !is_region(&region) {
         problems.push(format!(
             "`region`: `{region}` is not an AWS region name like us-east-1"
         ));
     }
     if t.domain.is_empty() || !t.domain.contains('.') || t.domain.contains(['/', ' ', ':']) {
-        problems.push(format!("`domain`: `{}` is not a DNS domain like example.com", t.domain));
+        problems.push(format!(
+            "`domain`: `{}` is not a DNS domain like example.com",
+            t.domain
+        ));
     }
     let cert = t.domain_cert.trim();
     let domain_cert_arn = if cert.starts_with("arn:") {
@@ -273,13 +323,20 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
     };
     if let Some(k) = &t.key_name {
         if k.is_empty() || k.len() > 255 || !k.is_ascii() {
-            problems.push("`key_name`: must be 1–255 ASCII characters; remove it to use no key pair".into());
+            problems.push(
+                "`key_name`: must be 1–255 ASCII characters; remove it to use no key pair".into(),
+            );
         }
     }
     if let Some(e) = &t.email {
-        let ok = e.split_once('@').is_some_and(|(u, d)| !u.is_empty() && d.contains('.')) && !e.contains(' ');
+        let ok = e
+            .split_once('@')
+            .is_some_and(|(u, d)| !u.is_empty() && d.contains('.'))
+            && !e.contains(' ');
         if !ok {
-            problems.push(format!("`email`: `{e}` is not an e-mail address; remove it for no subscription"));
+            problems.push(format!(
+                "`email`: `{e}` is not an e-mail address; remove it for no subscription"
+            ));
         }
     }
 
@@ -303,7 +360,10 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
             problems.push(format!("`{key}`: {e}"));
             continue;
         }
-        let default_cidr = DEFAULT_ENVIRONMENTS.iter().find(|(n, _)| n == name).map(|(_, c)| c.to_string());
+        let default_cidr = DEFAULT_ENVIRONMENTS
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| c.to_string());
         let Some(cidr_s) = et.cidr.clone().or(default_cidr) else {
             problems.push(format!(
                 "`{key}.cidr`: missing; environment `{name}` needs a VPC CIDR such as \"10.4.0.0/16\" (only integration, staging and production have defaults)"
@@ -318,7 +378,9 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
             }
         };
         if !(16..=24).contains(&vpc.prefix) {
-            problems.push(format!("`{key}.cidr`: `{cidr_s}` must be between /16 and /24 (AWS VPC limits)"));
+            problems.push(format!(
+                "`{key}.cidr`: `{cidr_s}` must be between /16 and /24 (AWS VPC limits)"
+            ));
             continue;
         }
         if let Some((other, _)) = vpcs.iter().find(|(_, c)| c.overlaps(&vpc)) {
@@ -326,9 +388,15 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
         }
         vpcs.push((name.clone(), vpc));
         let derive = |given: &Option<[String; 2]>, a: u8, b: u8| -> [String; 2] {
-            given.clone().unwrap_or_else(|| [subnet_of(&vpc, a), subnet_of(&vpc, b)])
+            given
+                .clone()
+                .unwrap_or_else(|| [subnet_of(&vpc, a), subnet_of(&vpc, b)])
         };
-        if vpc.prefix != 16 && (et.public_subnets.is_none() || et.private_subnets.is_none() || et.database_subnets.is_none()) {
+        if vpc.prefix != 16
+            && (et.public_subnets.is_none()
+                || et.private_subnets.is_none()
+                || et.database_subnets.is_none())
+        {
             problems.push(format!(
                 "`{key}`: with a VPC smaller than /16 give `public_subnets`, `private_subnets` and `database_subnets` explicitly"
             ));
@@ -341,14 +409,22 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
             database: derive(&et.database_subnets, 100, 110),
         };
         let mut seen: Vec<(String, Cidr)> = Vec::new();
-        for (field, list) in [("public_subnets", &cidrs.public), ("private_subnets", &cidrs.private), ("database_subnets", &cidrs.database)] {
+        for (field, list) in [
+            ("public_subnets", &cidrs.public),
+            ("private_subnets", &cidrs.private),
+            ("database_subnets", &cidrs.database),
+        ] {
             for s in list.iter() {
                 match Cidr::parse(s) {
                     Err(e) => problems.push(format!("`{key}.{field}`: {e}")),
-                    Ok(c) if !vpc.contains(&c) => problems.push(format!("`{key}.{field}`: `{s}` is not inside the VPC CIDR `{cidr_s}`")),
+                    Ok(c) if !vpc.contains(&c) => problems.push(format!(
+                        "`{key}.{field}`: `{s}` is not inside the VPC CIDR `{cidr_s}`"
+                    )),
                     Ok(c) => {
                         if let Some((f2, _)) = seen.iter().find(|(_, o)| o.overlaps(&c)) {
-                            problems.push(format!("`{key}.{field}`: `{s}` overlaps a subnet in `{f2}`"));
+                            problems.push(format!(
+                                "`{key}.{field}`: `{s}` overlaps a subnet in `{f2}`"
+                            ));
                         }
                         seen.push((field.to_string(), c));
                     }
@@ -376,44 +452,128 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
     }
 
     // Backends.
-    let compute = resolve_backend("compute", Some(&t.compute), ov.compute.as_deref(), &env_tables, |e| &e.compute, &mut problems);
-    let database = resolve_backend("database", t.database.as_ref(), ov.database.as_deref(), &env_tables, |e| &e.database, &mut problems);
+    let compute = resolve_backend(
+        "compute",
+        Some(&t.compute),
+        ov.compute.as_deref(),
+        &env_tables,
+        |e| &e.compute,
+        &mut problems,
+    );
+    let database = resolve_backend(
+        "database",
+        t.database.as_ref(),
+        ov.database.as_deref(),
+        &env_tables,
+        |e| &e.database,
+        &mut problems,
+    );
     let compute = match compute {
         Some(c) => c,
         None => {
             if problems.is_empty() {
-                problems.push("`compute.backend`: a compute backend is required (ecs-ec2 or fargate)".into());
+                problems.push(
+                    "`compute.backend`: a compute backend is required (ecs-ec2 or fargate)".into(),
+                );
             }
-            BackendChoice { id: String::new(), settings: IndexMap::new() }
+            BackendChoice {
+                id: String::new(),
+                settings: IndexMap::new(),
+            }
         }
     };
 
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
-    let plugin_paths = t.plugins.paths.iter().map(|p| if p.is_absolute() { p.clone() } else { dir.join(p) }).collect();
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    let plugin_paths = t
+        .plugins
+        .paths
+        .iter()
+        .map(|p| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                dir.join(p)
+            }
+        })
+        .collect();
+
+    let mut pipelines = Vec::new();
+    for (i, p) in t.pipelines.iter().enumerate() {
+        let key = format!("pipelines[{i}]");
+        if let Err(e) = names::validate_segment("repository", &p.repository) {
+            problems.push(format!("`{key}.repository`: {e}"));
+        }
+        let branch = p.branch.clone().unwrap_or_else(|| "main".into());
+        if names::safe_branch(&branch).is_empty() {
+            problems.push(format!("`{key}.branch`: `{branch}` has no letter or digit"));
+        }
+        if pipelines.iter().any(|q: &PipelineSpec| {
+            q.repository == p.repository
+                && names::safe_branch(&q.branch) == names::safe_branch(&branch)
+        }) {
+            problems.push(format!("`{key}`: {}@{branch} is configured twice (or two branches make the same safe name)", p.repository));
+        }
+        pipelines.push(PipelineSpec {
+            repository: p.repository.clone(),
+            branch,
+            settings: toml_to_settings(&p.settings),
+        });
+    }
+    if !pipelines.is_empty() {
+        for need in ["integration", "staging", "production"] {
+            if !env_tables.contains_key(need) {
+                problems.push(format!(
+                    "`pipelines`: pipelines deploy to integration, staging and production, and `environments.{need}` is missing"
+                ));
+            }
+        }
+    }
+    if !ov.environments.is_empty() {
+        pipelines.clear();
+    }
 
     let names = RigletNames::new(&t.owner, &t.project, &region);
     if problems.is_empty() {
         // Every name the riglet will use must be valid before any AWS call.
         for env in &envs {
-            for n in [names.foundation_stack(&env.name), names.env_stack(&env.name, "compute-ecs")] {
+            for n in [
+                names.foundation_stack(&env.name),
+                names.env_stack(&env.name, "compute-ecs"),
+            ] {
                 if let Err(e) = names::validate_stack_name(&n) {
-                    problems.push(format!("`owner`/`project`/`environments.{}`: {e}", env.name));
+                    problems.push(format!(
+                        "`owner`/`project`/`environments.{}`: {e}",
+                        env.name
+                    ));
                 }
             }
             for kind in ["foundation", "compute-ecs", "db-couch-backup", "app"] {
                 if let Err(e) = names::validate_bucket_name(&names.bucket(kind, Some(&env.name))) {
-                    problems.push(format!("`owner`/`project`/`region`/`environments.{}`: {e}", env.name));
+                    problems.push(format!(
+                        "`owner`/`project`/`region`/`environments.{}`: {e}",
+                        env.name
+                    ));
                 }
             }
-            if let Err(e) = names::validate_ssm_path(&format!("{}/db/DB_MASTER_PASSWORD", names.ssm_env_prefix(&env.name))) {
+            if let Err(e) = names::validate_ssm_path(&format!(
+                "{}/db/DB_MASTER_PASSWORD",
+                names.ssm_env_prefix(&env.name)
+            )) {
                 problems.push(format!("`owner`/`project`: {e}"));
             }
         }
     }
     if !problems.is_empty() {
         problems.dedup();
-        return Err(ConfigError::Invalid { path: path.to_path_buf(), problems });
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            problems,
+        });
     }
     let info = RigletInfo {
         owner: t.owner.clone(),
@@ -432,6 +592,7 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
         compute,
         database,
         plugin_paths,
+        pipelines,
         project_dir: dir,
         config_path: path.to_path_buf(),
     })
@@ -440,7 +601,10 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
 fn is_uuid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
-        && [8, 4, 4, 4, 12].iter().zip(&parts).all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_hexdigit()))
+        && [8, 4, 4, 4, 12]
+            .iter()
+            .zip(&parts)
+            .all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn toml_to_settings(t: &toml::Table) -> Settings {
@@ -458,10 +622,14 @@ fn resolve_backend(
     env_part: impl Fn(&EnvToml) -> &IndexMap<String, toml::Table>,
     problems: &mut Vec<String>,
 ) -> Option<BackendChoice> {
-    let id = flag.map(str::to_string).or_else(|| table.map(|t| t.backend.clone()))?;
+    let id = flag
+        .map(str::to_string)
+        .or_else(|| table.map(|t| t.backend.clone()))?;
     if id == "none" {
         if role == "compute" {
-            problems.push("`compute.backend`: compute cannot be `none`; choose ecs-ec2 or fargate".into());
+            problems.push(
+                "`compute.backend`: compute cannot be `none`; choose ecs-ec2 or fargate".into(),
+            );
         }
         return None;
     }

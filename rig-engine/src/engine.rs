@@ -18,7 +18,9 @@ use crate::aws::{AwsError, Clients};
 use crate::planner::{PlannedStack, RigletPlan};
 use crate::report::Reporter;
 use crate::secrets::{self, Prompt, SecretError};
-use crate::stack::{Backoff, Prepared, ResourceChange, StackError, StackInput, StackState, Stacks, TemplateSource};
+use crate::stack::{
+    Backoff, Prepared, ResourceChange, StackError, StackInput, StackState, Stacks, TemplateSource,
+};
 use crate::store::Touch;
 
 /// How the engine behaves.
@@ -33,7 +35,11 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { concurrency: 4, backoff: Backoff::default(), replace_failed: false }
+        EngineOptions {
+            concurrency: 4,
+            backoff: Backoff::default(),
+            replace_failed: false,
+        }
     }
 }
 
@@ -89,13 +95,18 @@ pub struct UpReport {
 
 impl UpReport {
     pub fn failed(&self) -> bool {
-        self.stacks.iter().any(|s| matches!(s.outcome, Outcome::Failed | Outcome::Skipped))
+        self.stacks
+            .iter()
+            .any(|s| matches!(s.outcome, Outcome::Failed | Outcome::Skipped))
     }
     pub fn changed(&self) -> bool {
         !self.buckets_created.is_empty()
             || !self.parameters_written.is_empty()
             || !self.secrets_stored.is_empty()
-            || self.stacks.iter().any(|s| matches!(s.outcome, Outcome::Created | Outcome::Updated))
+            || self
+                .stacks
+                .iter()
+                .any(|s| matches!(s.outcome, Outcome::Created | Outcome::Updated))
     }
 }
 
@@ -166,20 +177,38 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(clients: Clients, reporter: Arc<dyn Reporter>, options: EngineOptions) -> Engine {
-        Engine { clients, reporter, options, in_flight: Default::default() }
+        Engine {
+            clients,
+            reporter,
+            options,
+            in_flight: Default::default(),
+        }
     }
 
     fn stacks(&self) -> Stacks<'_> {
-        Stacks { clients: &self.clients, reporter: self.reporter.as_ref(), backoff: self.options.backoff }
+        Stacks {
+            clients: &self.clients,
+            reporter: self.reporter.as_ref(),
+            backoff: self.options.backoff,
+        }
     }
 
     /// Stacks being changed right now (for the message after an interruption).
     pub fn in_flight(&self) -> Vec<String> {
-        self.in_flight.lock().expect("lock").iter().map(|(k, v)| format!("{k} ({v})")).collect()
+        self.in_flight
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(k, v)| format!("{k} ({v})"))
+            .collect()
     }
 
     /// Stores missing secrets: from `RIG_SECRET_*` variables or the prompt.
-    async fn ensure_secrets(&self, plan: &RigletPlan, prompt: Option<&dyn Prompt>) -> Result<Vec<String>, EngineError> {
+    async fn ensure_secrets(
+        &self,
+        plan: &RigletPlan,
+        prompt: Option<&dyn Prompt>,
+    ) -> Result<Vec<String>, EngineError> {
         let mut stored = Vec::new();
         for req in &plan.secrets {
             if self.clients.parameter_exists(&req.ssm_path).await? {
@@ -187,14 +216,21 @@ impl Engine {
             }
             let value = secrets::obtain(req, prompt)?;
             self.clients.put_secret(&req.ssm_path, &value).await?;
-            self.reporter.step(&format!("stored secret {} as SecureString at {}", req.name, req.ssm_path));
+            self.reporter.step(&format!(
+                "stored secret {} as SecureString at {}",
+                req.name, req.ssm_path
+            ));
             stored.push(req.ssm_path.clone());
         }
         Ok(stored)
     }
 
     /// Creates or updates the whole riglet.
-    pub async fn up(&self, plan: &RigletPlan, prompt: Option<&dyn Prompt>) -> Result<UpReport, EngineError> {
+    pub async fn up(
+        &self,
+        plan: &RigletPlan,
+        prompt: Option<&dyn Prompt>,
+    ) -> Result<UpReport, EngineError> {
         let mut report = UpReport::default();
         // Secrets are checked first: a missing one fails before anything else is created.
         let missing: Vec<_> = {
@@ -248,11 +284,15 @@ impl Engine {
             while i < pending.len() {
                 let s = &pending[i];
                 let failed_dep = s.plan.depends_on.iter().find(|d| {
-                    done.get(*d).is_some_and(|r| matches!(r.outcome, Outcome::Failed | Outcome::Skipped))
+                    done.get(*d)
+                        .is_some_and(|r| matches!(r.outcome, Outcome::Failed | Outcome::Skipped))
                 });
                 if let Some(d) = failed_dep {
                     let now = t0.elapsed().as_millis();
-                    self.reporter.step(&format!("{}: skipped because {d} did not deploy", s.plan.name));
+                    self.reporter.step(&format!(
+                        "{}: skipped because {d} did not deploy",
+                        s.plan.name
+                    ));
                     done.insert(
                         s.plan.name.clone(),
                         StackReport {
@@ -269,7 +309,9 @@ impl Engine {
                     pending.remove(i);
                     continue;
                 }
-                if s.plan.depends_on.iter().all(|d| done.contains_key(d)) && !started.contains(&s.plan.name) {
+                if s.plan.depends_on.iter().all(|d| done.contains_key(d))
+                    && !started.contains(&s.plan.name)
+                {
                     let s = pending.remove(i);
                     started.insert(s.plan.name.clone());
                     let ctx = self.ctx();
@@ -293,7 +335,10 @@ impl Engine {
             }
         }
         // Report in plan order.
-        plan.stacks.iter().filter_map(|s| done.remove(&s.plan.name)).collect()
+        plan.stacks
+            .iter()
+            .filter_map(|s| done.remove(&s.plan.name))
+            .collect()
     }
 
     /// Shows what `up` would change, through change sets that are deleted afterwards.
@@ -305,14 +350,30 @@ impl Engine {
             }
         }
         for (name, value) in &plan.parameters {
-            let current = self.clients.ssm.get_parameter().name(name).send().await.ok();
-            let current = current.and_then(|o| o.parameter().and_then(|p| p.value().map(str::to_string)));
+            let current = self
+                .clients
+                .ssm
+                .get_parameter()
+                .name(name)
+                .send()
+                .await
+                .ok();
+            let current =
+                current.and_then(|o| o.parameter().and_then(|p| p.value().map(str::to_string)));
             if current.as_deref() != Some(value.as_str()) {
                 report.parameters_to_write.push(name.clone());
             }
         }
         for b in &plan.buckets {
-            if self.clients.s3.head_bucket().bucket(b).send().await.is_err() {
+            if self
+                .clients
+                .s3
+                .head_bucket()
+                .bucket(b)
+                .send()
+                .await
+                .is_err()
+            {
                 report.buckets_to_create.push(b.clone());
             }
         }
@@ -321,38 +382,58 @@ impl Engine {
             let name = s.plan.name.as_str();
             let state = st.describe(name).await?;
             let input = stack_input(s, TemplateSource::Body(&s.plan.template_body));
-            let line = |action: &str, changes: Vec<ResourceChange>, note: Option<String>| StackPlanReport {
-                name: name.to_string(),
-                env: s.env.clone(),
-                action: action.to_string(),
-                changes,
-                note,
+            let line = |action: &str, changes: Vec<ResourceChange>, note: Option<String>| {
+                StackPlanReport {
+                    name: name.to_string(),
+                    env: s.env.clone(),
+                    action: action.to_string(),
+                    changes,
+                    note,
+                }
             };
             let entry = match &state {
-                Some(x) if x.in_progress() => line("wait", vec![], Some(format!("{} — rig up waits for it first", x.status))),
+                Some(x) if x.in_progress() => line(
+                    "wait",
+                    vec![],
+                    Some(format!("{} — rig up waits for it first", x.status)),
+                ),
                 Some(x) if x.failed_create() => line(
                     "replace",
                     template_resources(&s.plan.template_body),
                     Some(format!("{}: needs `rig up --replace-failed`", x.status)),
                 ),
-                Some(x) if x.status != "REVIEW_IN_PROGRESS" => match st.prepare(&input, state.as_ref()).await? {
-                    Prepared::Unchanged => line("unchanged", vec![], None),
-                    Prepared::Ready { change_set, changes, .. } => {
-                        st.delete_change_set(name, &change_set).await?;
-                        line("update", changes, None)
+                Some(x) if x.status != "REVIEW_IN_PROGRESS" => {
+                    match st.prepare(&input, state.as_ref()).await? {
+                        Prepared::Unchanged => line("unchanged", vec![], None),
+                        Prepared::Ready {
+                            change_set,
+                            changes,
+                            ..
+                        } => {
+                            st.delete_change_set(name, &change_set).await?;
+                            line("update", changes, None)
+                        }
                     }
-                },
+                }
                 _ => {
                     let mut missing_deps = Vec::new();
                     for d in &s.plan.depends_on {
-                        if st.describe(d).await?.is_none_or(|x| x.status == "REVIEW_IN_PROGRESS") {
+                        if st
+                            .describe(d)
+                            .await?
+                            .is_none_or(|x| x.status == "REVIEW_IN_PROGRESS")
+                        {
                             missing_deps.push(d.clone());
                         }
                     }
                     if missing_deps.is_empty() && report.secrets_to_store.is_empty() {
                         match st.prepare(&input, state.as_ref()).await? {
                             Prepared::Unchanged => line("unchanged", vec![], None),
-                            Prepared::Ready { change_set, changes, .. } => {
+                            Prepared::Ready {
+                                change_set,
+                                changes,
+                                ..
+                            } => {
                                 st.delete_change_set(name, &change_set).await?;
                                 st.delete_review_stack(name).await?;
                                 line("create", changes, None)
@@ -378,14 +459,25 @@ impl Engine {
     }
 
     /// The riglet's live stacks for `envs` (and pipelines when `include_pipelines`).
-    pub async fn live_stacks(&self, plan: &RigletPlan, envs: &[String], include_pipelines: bool) -> Result<Vec<String>, EngineError> {
+    pub async fn live_stacks(
+        &self,
+        plan: &RigletPlan,
+        envs: &[String],
+        include_pipelines: bool,
+    ) -> Result<Vec<String>, EngineError> {
         let st = self.stacks();
         let mut names = Vec::new();
         for e in envs {
-            names.extend(st.list_with_prefix(&format!("{}-{e}-", plan.names.prefix())).await?);
+            names.extend(
+                st.list_with_prefix(&format!("{}-{e}-", plan.names.prefix()))
+                    .await?,
+            );
         }
         if include_pipelines {
-            names.extend(st.list_with_prefix(&format!("{}-build-", plan.names.prefix())).await?);
+            names.extend(
+                st.list_with_prefix(&format!("{}-build-", plan.names.prefix()))
+                    .await?,
+            );
         }
         names.sort();
         names.dedup();
@@ -393,7 +485,12 @@ impl Engine {
     }
 
     /// Turns termination protection on or off for every live stack of the riglet.
-    pub async fn protect(&self, plan: &RigletPlan, envs: &[String], on: bool) -> Result<Vec<String>, EngineError> {
+    pub async fn protect(
+        &self,
+        plan: &RigletPlan,
+        envs: &[String],
+        on: bool,
+    ) -> Result<Vec<String>, EngineError> {
         let names = self.live_stacks(plan, envs, true).await?;
         let st = self.stacks();
         for n in &names {
@@ -404,7 +501,13 @@ impl Engine {
 
     /// Deletes the riglet's stacks for `envs` in reverse dependency order, then its buckets and
     /// (for a full teardown) its parameters; secrets only with `purge_secrets`.
-    pub async fn down(&self, plan: &RigletPlan, envs: &[String], full: bool, purge_secrets: bool) -> Result<DownReport, EngineError> {
+    pub async fn down(
+        &self,
+        plan: &RigletPlan,
+        envs: &[String],
+        full: bool,
+        purge_secrets: bool,
+    ) -> Result<DownReport, EngineError> {
         let mut report = DownReport::default();
         let st = self.stacks();
         let live = self.live_stacks(plan, envs, full).await?;
@@ -414,7 +517,11 @@ impl Engine {
                 states.push(s);
             }
         }
-        let protected: Vec<String> = states.iter().filter(|s| s.termination_protection).map(|s| s.name.clone()).collect();
+        let protected: Vec<String> = states
+            .iter()
+            .filter(|s| s.termination_protection)
+            .map(|s| s.name.clone())
+            .collect();
         if !protected.is_empty() {
             return Err(EngineError::Protected(protected));
         }
@@ -426,7 +533,10 @@ impl Engine {
             .buckets_with_prefix(&bucket_prefix)
             .await?
             .into_iter()
-            .filter(|b| envs.iter().any(|e| b.ends_with(&format!("-{e}"))) || (full && *b == n.bucket("build", None)))
+            .filter(|b| {
+                envs.iter().any(|e| b.ends_with(&format!("-{e}")))
+                    || (full && *b == n.bucket("build", None))
+            })
             .collect();
         buckets.sort();
         for b in &buckets {
@@ -436,7 +546,10 @@ impl Engine {
         for s in &states {
             if s.parameter("DeletionProtection") == Some("true") {
                 if let Some(p) = plan.stack(&s.name) {
-                    self.reporter.step(&format!("{}: turning deletion protection off before deleting", s.name));
+                    self.reporter.step(&format!(
+                        "{}: turning deletion protection off before deleting",
+                        s.name
+                    ));
                     let mut input = stack_input(p, TemplateSource::Body(&p.plan.template_body));
                     for (k, v) in input.parameters.iter_mut() {
                         if k == "DeletionProtection" {
@@ -487,7 +600,9 @@ impl Engine {
                         failed = true;
                         report.errors.push(format!("{name}: {e}"));
                     }
-                    Err(e) => report.errors.push(format!("a delete task ended abnormally: {e}")),
+                    Err(e) => report
+                        .errors
+                        .push(format!("a delete task ended abnormally: {e}")),
                 }
             }
             if failed {
@@ -502,8 +617,14 @@ impl Engine {
         }
         let prefix = n.ssm_prefix();
         for (name, secure) in self.clients.parameters_under(&prefix).await? {
-            let in_envs = envs.iter().any(|e| name.starts_with(&format!("{}/", n.ssm_env_prefix(e))));
-            let delete = if secure { purge_secrets && (full || in_envs) } else { full || in_envs };
+            let in_envs = envs
+                .iter()
+                .any(|e| name.starts_with(&format!("{}/", n.ssm_env_prefix(e))));
+            let delete = if secure {
+                purge_secrets && (full || in_envs)
+            } else {
+                full || in_envs
+            };
             if delete {
                 self.clients.delete_parameter(&name).await?;
                 report.parameters_deleted.push(name);
@@ -553,15 +674,33 @@ impl Engine {
             detail: format!("stack output {key} is missing"),
         };
         match p {
-            HealthProbe::EcsCluster { cluster_output, capacity } => {
+            HealthProbe::EcsCluster {
+                cluster_output,
+                capacity,
+            } => {
                 let Some(cluster) = state.output(cluster_output) else {
                     return missing("ECS cluster".into(), cluster_output);
                 };
                 let what = format!("ECS cluster {cluster}");
-                match self.clients.ecs.describe_clusters().clusters(cluster).send().await {
-                    Err(e) => ProbeResult { what, healthy: false, detail: crate::aws::aws_err("DescribeClusters", None, e).to_string() },
+                match self
+                    .clients
+                    .ecs
+                    .describe_clusters()
+                    .clusters(cluster)
+                    .send()
+                    .await
+                {
+                    Err(e) => ProbeResult {
+                        what,
+                        healthy: false,
+                        detail: crate::aws::aws_err("DescribeClusters", None, e).to_string(),
+                    },
                     Ok(o) => match o.clusters().first() {
-                        None => ProbeResult { what, healthy: false, detail: "not found".into() },
+                        None => ProbeResult {
+                            what,
+                            healthy: false,
+                            detail: "not found".into(),
+                        },
                         Some(c) => {
                             let status = c.status().unwrap_or_default().to_string();
                             let (ok, detail) = match capacity {
@@ -574,40 +713,97 @@ impl Engine {
                                 }
                                 EcsCapacity::Fargate => {
                                     let cps = c.capacity_providers().join(", ");
-                                    (status == "ACTIVE", format!("{status}, Fargate capacity providers: {}", if cps.is_empty() { "(default)".into() } else { cps }))
+                                    (
+                                        status == "ACTIVE",
+                                        format!(
+                                            "{status}, Fargate capacity providers: {}",
+                                            if cps.is_empty() {
+                                                "(default)".into()
+                                            } else {
+                                                cps
+                                            }
+                                        ),
+                                    )
                                 }
                             };
-                            ProbeResult { what, healthy: ok, detail }
+                            ProbeResult {
+                                what,
+                                healthy: ok,
+                                detail,
+                            }
                         }
                     },
                 }
             }
-            HealthProbe::EcsService { cluster_output, service_output } => {
-                let (Some(cluster), Some(service)) = (state.output(cluster_output), state.output(service_output)) else {
+            HealthProbe::EcsService {
+                cluster_output,
+                service_output,
+            } => {
+                let (Some(cluster), Some(service)) =
+                    (state.output(cluster_output), state.output(service_output))
+                else {
                     return missing("ECS service".into(), service_output);
                 };
                 let what = format!("ECS service {service}");
-                match self.clients.ecs.describe_services().cluster(cluster).services(service).send().await {
-                    Err(e) => ProbeResult { what, healthy: false, detail: crate::aws::aws_err("DescribeServices", None, e).to_string() },
+                match self
+                    .clients
+                    .ecs
+                    .describe_services()
+                    .cluster(cluster)
+                    .services(service)
+                    .send()
+                    .await
+                {
+                    Err(e) => ProbeResult {
+                        what,
+                        healthy: false,
+                        detail: crate::aws::aws_err("DescribeServices", None, e).to_string(),
+                    },
                     Ok(o) => match o.services().first() {
-                        None => ProbeResult { what, healthy: false, detail: "not found".into() },
+                        None => ProbeResult {
+                            what,
+                            healthy: false,
+                            detail: "not found".into(),
+                        },
                         Some(s) => ProbeResult {
                             what,
                             healthy: s.running_count() == s.desired_count(),
-                            detail: format!("{} of {} tasks running", s.running_count(), s.desired_count()),
+                            detail: format!(
+                                "{} of {} tasks running",
+                                s.running_count(),
+                                s.desired_count()
+                            ),
                         },
                     },
                 }
             }
-            HealthProbe::RdsCluster { cluster_output, members } => {
+            HealthProbe::RdsCluster {
+                cluster_output,
+                members,
+            } => {
                 let Some(id) = state.output(cluster_output) else {
                     return missing("RDS cluster".into(), cluster_output);
                 };
                 let what = format!("RDS cluster {id}");
-                match self.clients.rds.describe_db_clusters().db_cluster_identifier(id).send().await {
-                    Err(e) => ProbeResult { what, healthy: false, detail: crate::aws::aws_err("DescribeDBClusters", None, e).to_string() },
+                match self
+                    .clients
+                    .rds
+                    .describe_db_clusters()
+                    .db_cluster_identifier(id)
+                    .send()
+                    .await
+                {
+                    Err(e) => ProbeResult {
+                        what,
+                        healthy: false,
+                        detail: crate::aws::aws_err("DescribeDBClusters", None, e).to_string(),
+                    },
                     Ok(o) => match o.db_clusters().first() {
-                        None => ProbeResult { what, healthy: false, detail: "not found".into() },
+                        None => ProbeResult {
+                            what,
+                            healthy: false,
+                            detail: "not found".into(),
+                        },
                         Some(c) => {
                             let status = c.status().unwrap_or_default();
                             let n = c.db_cluster_members().len();
@@ -625,16 +821,35 @@ impl Engine {
                     return missing("EC2 instance".into(), instance_output);
                 };
                 let what = format!("EC2 instance {id}");
-                match self.clients.ec2.describe_instances().instance_ids(id).send().await {
-                    Err(e) => ProbeResult { what, healthy: false, detail: crate::aws::aws_err("DescribeInstances", None, e).to_string() },
+                match self
+                    .clients
+                    .ec2
+                    .describe_instances()
+                    .instance_ids(id)
+                    .send()
+                    .await
+                {
+                    Err(e) => ProbeResult {
+                        what,
+                        healthy: false,
+                        detail: crate::aws::aws_err("DescribeInstances", None, e).to_string(),
+                    },
                     Ok(o) => {
                         let state = o
                             .reservations()
                             .iter()
                             .flat_map(|r| r.instances())
-                            .find_map(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()))
+                            .find_map(|i| {
+                                i.state()
+                                    .and_then(|s| s.name())
+                                    .map(|n| n.as_str().to_string())
+                            })
                             .unwrap_or_else(|| "not found".into());
-                        ProbeResult { what, healthy: state == "running", detail: state }
+                        ProbeResult {
+                            what,
+                            healthy: state == "running",
+                            detail: state,
+                        }
                     }
                 }
             }
@@ -642,7 +857,10 @@ impl Engine {
     }
 
     /// Outputs of every planned stack that exists: stack → (key, value).
-    pub async fn outputs(&self, plan: &RigletPlan) -> Result<BTreeMap<String, BTreeMap<String, String>>, EngineError> {
+    pub async fn outputs(
+        &self,
+        plan: &RigletPlan,
+    ) -> Result<BTreeMap<String, BTreeMap<String, String>>, EngineError> {
         let st = self.stacks();
         let mut out = BTreeMap::new();
         for s in &plan.stacks {
@@ -668,15 +886,34 @@ fn stack_input<'a>(s: &'a PlannedStack, template: TemplateSource<'a>) -> StackIn
     StackInput {
         name: &s.plan.name,
         template,
-        parameters: s.plan.parameters.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        tags: s.plan.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        capabilities: s.plan.capabilities.iter().map(|c| c.as_str().to_string()).collect(),
+        parameters: s
+            .plan
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        tags: s
+            .plan
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        capabilities: s
+            .plan
+            .capabilities
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect(),
     }
 }
 
 impl Ctx {
     fn stacks(&self) -> Stacks<'_> {
-        Stacks { clients: &self.clients, reporter: self.reporter.as_ref(), backoff: self.options.backoff }
+        Stacks {
+            clients: &self.clients,
+            reporter: self.reporter.as_ref(),
+            backoff: self.options.backoff,
+        }
     }
 
     fn mark(&self, stack: &str, phase: Option<&str>) {
@@ -705,22 +942,42 @@ impl Ctx {
                 (Outcome::Failed, vec![], Some(e.to_string()))
             }
         };
-        StackReport { name, env: s.env.clone(), outcome, changes, error, started_ms, finished_ms, template_uploaded: uploaded }
+        StackReport {
+            name,
+            env: s.env.clone(),
+            outcome,
+            changes,
+            error,
+            started_ms,
+            finished_ms,
+            template_uploaded: uploaded,
+        }
     }
 
-    async fn try_deploy(&self, s: &PlannedStack) -> Result<(Outcome, Vec<ResourceChange>), EngineError> {
+    async fn try_deploy(
+        &self,
+        s: &PlannedStack,
+    ) -> Result<(Outcome, Vec<ResourceChange>), EngineError> {
         let st = self.stacks();
         let name = s.plan.name.as_str();
         let (url, touch) = self
             .clients
-            .upload_template(&s.template_bucket, &s.plan.template_file, &s.plan.template_body)
+            .upload_template(
+                &s.template_bucket,
+                &s.plan.template_file,
+                &s.plan.template_body,
+            )
             .await?;
         if touch == Touch::Created {
-            self.uploaded.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.uploaded
+                .store(true, std::sync::atomic::Ordering::SeqCst);
         }
         let mut state = st.describe(name).await?;
         if let Some(x) = state.as_ref().filter(|x| x.in_progress()) {
-            self.reporter.step(&format!("{name}: {} (left by an earlier run); waiting for it", x.status));
+            self.reporter.step(&format!(
+                "{name}: {} (left by an earlier run); waiting for it",
+                x.status
+            ));
             self.mark(name, Some("waiting"));
             let seen = st.latest_event_ids(name).await?;
             // Whatever it ends in, we continue from there.
@@ -734,18 +991,31 @@ impl Ctx {
                     stack: name.to_string(),
                     status: x.status.clone(),
                     reasons: vec![
-                        format!("its creation failed earlier{}", if reason.is_empty() { String::new() } else { format!(": {reason}") }),
+                        format!(
+                            "its creation failed earlier{}",
+                            if reason.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {reason}")
+                            }
+                        ),
                         "run `rig up --replace-failed` to delete and re-create it".into(),
                     ],
                 }
                 .into());
             }
-            self.reporter.step(&format!("{name}: {} — deleting it to re-create (--replace-failed)", x.status));
+            self.reporter.step(&format!(
+                "{name}: {} — deleting it to re-create (--replace-failed)",
+                x.status
+            ));
             self.mark(name, Some("deleting failed stack"));
             st.delete(name).await?;
             state = None;
         }
-        if let Some(x) = state.as_ref().filter(|x| x.status == "UPDATE_ROLLBACK_FAILED") {
+        if let Some(x) = state
+            .as_ref()
+            .filter(|x| x.status == "UPDATE_ROLLBACK_FAILED")
+        {
             return Err(StackError::Failed {
                 stack: name.to_string(),
                 status: x.status.clone(),
@@ -760,13 +1030,35 @@ impl Ctx {
                 self.reporter.step(&format!("{name}: unchanged"));
                 Ok((Outcome::Unchanged, vec![]))
             }
-            Prepared::Ready { change_set, kind, changes } => {
-                let verb = if kind == crate::stack::ChangeKind::Create { "creating" } else { "updating" };
-                self.reporter.step(&format!("{name}: {verb} ({} resource changes)", changes.len()));
+            Prepared::Ready {
+                change_set,
+                kind,
+                changes,
+            } => {
+                let verb = if kind == crate::stack::ChangeKind::Create {
+                    "creating"
+                } else {
+                    "updating"
+                };
+                self.reporter.step(&format!(
+                    "{name}: {verb} ({} resource changes)",
+                    changes.len()
+                ));
                 self.mark(name, Some(verb));
                 st.execute(name, &change_set).await?;
-                self.reporter.step(&format!("{name}: {}", if kind == crate::stack::ChangeKind::Create { "created" } else { "updated" }));
-                let outcome = if kind == crate::stack::ChangeKind::Create { Outcome::Created } else { Outcome::Updated };
+                self.reporter.step(&format!(
+                    "{name}: {}",
+                    if kind == crate::stack::ChangeKind::Create {
+                        "created"
+                    } else {
+                        "updated"
+                    }
+                ));
+                let outcome = if kind == crate::stack::ChangeKind::Create {
+                    Outcome::Created
+                } else {
+                    Outcome::Updated
+                };
                 Ok((outcome, changes))
             }
         }

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use rig_core::names::{self, RigletNames};
 use rig_core::{
-    Backend, Compute, Database, EnvRequest, EnvStackNames, Foundation, Issue, PluginError, Role,
-    SecretRequirement, StackPlan,
+    Backend, Compute, Database, EnvRequest, EnvStackNames, Foundation, Issue, Pipeline,
+    PipelineRequest, PluginError, Role, SecretRequirement, StackPlan,
 };
 
-use crate::builtin::StandardFoundation;
+use crate::builtin::{CodePipeline, StandardFoundation};
 use crate::config::Riglet;
 use crate::plugin::{HostError, PluginHost};
 
@@ -20,6 +20,7 @@ pub struct Backends {
     pub foundation: Arc<dyn Foundation>,
     pub compute: Arc<dyn Compute>,
     pub database: Option<Arc<dyn Database>>,
+    pub pipeline: Arc<dyn Pipeline>,
 }
 
 impl Backends {
@@ -34,6 +35,7 @@ impl Backends {
             foundation: Arc::new(StandardFoundation),
             compute,
             database,
+            pipeline: Arc::new(CodePipeline),
         })
     }
 }
@@ -58,7 +60,11 @@ pub enum PlanError {
         source: PluginError,
     },
     #[error("the {role} backend `{id}` produced an invalid plan: {problem}")]
-    BadPlan { role: Role, id: String, problem: String },
+    BadPlan {
+        role: Role,
+        id: String,
+        problem: String,
+    },
     #[error(transparent)]
     Name(#[from] names::NameError),
 }
@@ -141,17 +147,24 @@ fn role_table(role: Role) -> &'static str {
 /// Plans every stack of the riglet.
 pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanError> {
     let names = &riglet.names;
-    check_settings(riglet, Role::Compute, backends.compute.as_ref(), &riglet.compute)?;
+    check_settings(
+        riglet,
+        Role::Compute,
+        backends.compute.as_ref(),
+        &riglet.compute,
+    )?;
     if let (Some(db), Some(choice)) = (&backends.database, &riglet.database) {
         check_settings(riglet, Role::Database, db.as_ref(), choice)?;
     }
     let compute_manifest = backends.compute.manifest();
     let db_manifest = backends.database.as_ref().map(|d| d.manifest());
     for m in std::iter::once(&compute_manifest).chain(db_manifest.as_ref()) {
-        names::validate_segment("stack suffix", &m.stack_suffix).map_err(|e| PlanError::BadPlan {
-            role: m.role,
-            id: m.id.clone(),
-            problem: e.to_string(),
+        names::validate_segment("stack suffix", &m.stack_suffix).map_err(|e| {
+            PlanError::BadPlan {
+                role: m.role,
+                id: m.id.clone(),
+                problem: e.to_string(),
+            }
         })?;
     }
 
@@ -181,27 +194,28 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
             settings,
             tags: tags.clone(),
         };
-        let mut add = |role: Role, id: &str, suffix: &str, result: Result<Vec<StackPlan>, PluginError>| {
-            let plans = result.map_err(|source| PlanError::Backend {
-                role,
-                id: id.to_string(),
-                env: env.name.clone(),
-                source,
-            })?;
-            let bucket = names.bucket(suffix, Some(&env.name));
-            names::validate_bucket_name(&bucket)?;
-            buckets.insert(bucket.clone());
-            for plan in plans {
-                stacks.push(PlannedStack {
-                    env: Some(env.name.clone()),
-                    backend: id.to_string(),
-                    suffix: suffix.to_string(),
-                    template_bucket: bucket.clone(),
-                    plan,
-                });
-            }
-            Ok::<(), PlanError>(())
-        };
+        let mut add =
+            |role: Role, id: &str, suffix: &str, result: Result<Vec<StackPlan>, PluginError>| {
+                let plans = result.map_err(|source| PlanError::Backend {
+                    role,
+                    id: id.to_string(),
+                    env: env.name.clone(),
+                    source,
+                })?;
+                let bucket = names.bucket(suffix, Some(&env.name));
+                names::validate_bucket_name(&bucket)?;
+                buckets.insert(bucket.clone());
+                for plan in plans {
+                    stacks.push(PlannedStack {
+                        env: Some(env.name.clone()),
+                        backend: id.to_string(),
+                        suffix: suffix.to_string(),
+                        template_bucket: bucket.clone(),
+                        plan,
+                    });
+                }
+                Ok::<(), PlanError>(())
+            };
         let f = backends.foundation.manifest();
         add(
             Role::Foundation,
@@ -211,23 +225,107 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
                 .foundation
                 .plan_foundation(&request(&stack_names.foundation, Default::default())),
         )?;
-        let settings = riglet.compute.settings.get(&env.name).cloned().unwrap_or_default();
+        let settings = riglet
+            .compute
+            .settings
+            .get(&env.name)
+            .cloned()
+            .unwrap_or_default();
         add(
             Role::Compute,
             &compute_manifest.id,
             &compute_manifest.stack_suffix,
-            backends
-                .compute
-                .plan_compute(&request(stack_names.compute.as_deref().unwrap_or_default(), settings)),
+            backends.compute.plan_compute(&request(
+                stack_names.compute.as_deref().unwrap_or_default(),
+                settings,
+            )),
         )?;
-        if let (Some(db), Some(m), Some(choice)) = (&backends.database, &db_manifest, &riglet.database) {
+        if let (Some(db), Some(m), Some(choice)) =
+            (&backends.database, &db_manifest, &riglet.database)
+        {
             let settings = choice.settings.get(&env.name).cloned().unwrap_or_default();
             add(
                 Role::Database,
                 &m.id,
                 &m.stack_suffix,
-                db.plan_database(&request(stack_names.database.as_deref().unwrap_or_default(), settings)),
+                db.plan_database(&request(
+                    stack_names.database.as_deref().unwrap_or_default(),
+                    settings,
+                )),
             )?;
+        }
+    }
+
+    // Pipelines: one stack per repository and branch, after the environments they deploy to.
+    if !riglet.pipelines.is_empty() {
+        let p = backends.pipeline.manifest();
+        let build_bucket = names.bucket("build", None);
+        names::validate_bucket_name(&build_bucket)?;
+        buckets.insert(build_bucket.clone());
+        let environments: Vec<(String, EnvStackNames)> = riglet
+            .environments
+            .iter()
+            .map(|e| {
+                (
+                    e.name.clone(),
+                    EnvStackNames {
+                        foundation: names.foundation_stack(&e.name),
+                        compute: Some(names.env_stack(&e.name, &compute_manifest.stack_suffix)),
+                        database: db_manifest
+                            .as_ref()
+                            .map(|m| names.env_stack(&e.name, &m.stack_suffix)),
+                    },
+                )
+            })
+            .collect();
+        for spec in &riglet.pipelines {
+            let mut issues: Vec<(String, Issue)> = Vec::new();
+            for i in backends.pipeline.validate(&spec.settings) {
+                issues.push((format!("pipelines: {}@{}", spec.repository, spec.branch), i));
+            }
+            if !issues.is_empty() {
+                return Err(PlanError::Settings {
+                    config: riglet.config_path.display().to_string(),
+                    role: Role::Pipeline,
+                    id: p.id.clone(),
+                    issues,
+                });
+            }
+            let req = PipelineRequest {
+                riglet: riglet.info.clone(),
+                stack_name: names.pipeline_stack(&spec.repository, &spec.branch),
+                repository: spec.repository.clone(),
+                branch: spec.branch.clone(),
+                branch_safe: names::safe_branch(&spec.branch),
+                environments: environments.clone(),
+                settings: spec.settings.clone(),
+                tags: [
+                    ("Owner", riglet.info.owner.clone()),
+                    ("Project", riglet.info.project.clone()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            };
+            let plans =
+                backends
+                    .pipeline
+                    .plan_pipeline(&req)
+                    .map_err(|source| PlanError::Backend {
+                        role: Role::Pipeline,
+                        id: p.id.clone(),
+                        env: "(all)".into(),
+                        source,
+                    })?;
+            for plan in plans {
+                stacks.push(PlannedStack {
+                    env: None,
+                    backend: p.id.clone(),
+                    suffix: p.stack_suffix.clone(),
+                    template_bucket: build_bucket.clone(),
+                    plan,
+                });
+            }
         }
     }
 
@@ -250,11 +348,17 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
         names::validate_stack_name(&s.plan.name).map_err(|e| bad(e.to_string()))?;
         for d in &s.plan.depends_on {
             if !known.contains(d) {
-                return Err(bad(format!("stack `{}` depends on unknown stack `{d}`", s.plan.name)));
+                return Err(bad(format!(
+                    "stack `{}` depends on unknown stack `{d}`",
+                    s.plan.name
+                )));
             }
         }
         if s.plan.template_body.trim().is_empty() {
-            return Err(bad(format!("stack `{}` has an empty template", s.plan.name)));
+            return Err(bad(format!(
+                "stack `{}` has an empty template",
+                s.plan.name
+            )));
         }
         for sec in &s.plan.secrets {
             names::validate_ssm_path(&sec.ssm_path).map_err(|e| bad(e.to_string()))?;
@@ -274,17 +378,27 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
     let prefix = names.ssm_prefix();
     let mut parameters = BTreeMap::new();
     parameters.insert(format!("{prefix}/DOMAIN"), riglet.info.domain.clone());
-    parameters.insert(format!("{prefix}/DOMAIN_CERT"), riglet.info.domain_cert_arn.clone());
+    parameters.insert(
+        format!("{prefix}/DOMAIN_CERT"),
+        riglet.info.domain_cert_arn.clone(),
+    );
     if let Some(k) = &riglet.info.key_name {
         parameters.insert(format!("{prefix}/KEY_NAME"), k.clone());
     }
     if let Some(e) = &riglet.info.email {
         parameters.insert(format!("{prefix}/EMAIL_ADDRESS"), e.clone());
     }
-    parameters.insert(format!("{prefix}/compute/BACKEND"), riglet.compute.id.clone());
+    parameters.insert(
+        format!("{prefix}/compute/BACKEND"),
+        riglet.compute.id.clone(),
+    );
     parameters.insert(
         format!("{prefix}/db/BACKEND"),
-        riglet.database.as_ref().map(|d| d.id.clone()).unwrap_or_else(|| "none".into()),
+        riglet
+            .database
+            .as_ref()
+            .map(|d| d.id.clone())
+            .unwrap_or_else(|| "none".into()),
     );
     for p in parameters.keys() {
         names::validate_ssm_path(p)?;
@@ -301,15 +415,23 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
 
 fn has_cycle(stacks: &[PlannedStack]) -> bool {
     // Kahn's algorithm over the depends_on edges.
-    let mut indeg: BTreeMap<&str, usize> = stacks.iter().map(|s| (s.plan.name.as_str(), 0)).collect();
+    let mut indeg: BTreeMap<&str, usize> =
+        stacks.iter().map(|s| (s.plan.name.as_str(), 0)).collect();
     for s in stacks {
         *indeg.get_mut(s.plan.name.as_str()).expect("known") = s.plan.depends_on.len();
     }
-    let mut ready: Vec<&str> = indeg.iter().filter(|(_, d)| **d == 0).map(|(n, _)| *n).collect();
+    let mut ready: Vec<&str> = indeg
+        .iter()
+        .filter(|(_, d)| **d == 0)
+        .map(|(n, _)| *n)
+        .collect();
     let mut done = 0;
     while let Some(n) = ready.pop() {
         done += 1;
-        for s in stacks.iter().filter(|s| s.plan.depends_on.iter().any(|d| d == n)) {
+        for s in stacks
+            .iter()
+            .filter(|s| s.plan.depends_on.iter().any(|d| d == n))
+        {
             let d = indeg.get_mut(s.plan.name.as_str()).expect("known");
             *d -= 1;
             if *d == 0 {

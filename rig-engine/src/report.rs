@@ -37,9 +37,15 @@ pub struct MemoryReporter {
 
 impl Reporter for MemoryReporter {
     fn event(&self, stack: &str, line: &str) {
-        self.lines.lock().expect("reporter lock").push(format!("[{stack}] {line}"));
+        self.lines
+            .lock()
+            .expect("reporter lock")
+            .push(format!("[{stack}] {line}"));
     }
     fn step(&self, msg: &str) {
-        self.lines.lock().expect("reporter lock").push(msg.to_string());
+        self.lines
+            .lock()
+            .expect("reporter lock")
+            .push(msg.to_string());
     }
 }

@@ -20,7 +20,11 @@ pub enum SecretError {
         generic_var: String,
     },
     #[error("the value given for {name} is not acceptable: {problem}\n  hint: {fix}")]
-    Rejected { name: String, problem: String, fix: String },
+    Rejected {
+        name: String,
+        problem: String,
+        fix: String,
+    },
 }
 
 /// The environment variables that can carry a secret: `RIG_SECRET_<NAME>_<ENV>` first, then
@@ -82,7 +86,11 @@ pub fn check(req: &SecretRequirement, value: &str) -> Result<(), SecretError> {
         ),
     };
     if value.chars().count() < req.min_length {
-        return Err(rejected(format!("it has {} characters, fewer than {}", value.chars().count(), req.min_length)));
+        return Err(rejected(format!(
+            "it has {} characters, fewer than {}",
+            value.chars().count(),
+            req.min_length
+        )));
     }
     if let Some(c) = value.chars().find(|c| req.forbidden_chars.contains(*c)) {
         return Err(rejected(format!("it contains the character {c:?}")));
@@ -130,6 +138,9 @@ mod tests {
         r.name = "NEVER_SET_IN_TESTS".into();
         let e = obtain(&r, None).unwrap_err().to_string();
         assert!(e.contains("RIG_SECRET_NEVER_SET_IN_TESTS_STAGING"), "{e}");
-        assert!(e.contains("/acme/shop/env/staging/db/DB_MASTER_PASSWORD"), "{e}");
+        assert!(
+            e.contains("/acme/shop/env/staging/db/DB_MASTER_PASSWORD"),
+            "{e}"
+        );
     }
 }

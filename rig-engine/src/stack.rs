@@ -27,10 +27,16 @@ pub struct StackState {
 
 impl StackState {
     pub fn output(&self, key: &str) -> Option<&str> {
-        self.outputs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.outputs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     pub fn parameter(&self, key: &str) -> Option<&str> {
-        self.parameters.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.parameters
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     /// A create or update that has not finished.
     pub fn in_progress(&self) -> bool {
@@ -38,7 +44,10 @@ impl StackState {
     }
     /// A stack whose creation failed and that can only be deleted.
     pub fn failed_create(&self) -> bool {
-        matches!(self.status.as_str(), "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED")
+        matches!(
+            self.status.as_str(),
+            "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED"
+        )
     }
 }
 
@@ -110,7 +119,11 @@ fn format_reasons(reasons: &[String]) -> String {
     } else {
         format!(
             "; the events that explain it:\n{}",
-            reasons.iter().map(|r| format!("    {r}")).collect::<Vec<_>>().join("\n")
+            reasons
+                .iter()
+                .map(|r| format!("    {r}"))
+                .collect::<Vec<_>>()
+                .join("\n")
         )
     }
 }
@@ -164,7 +177,13 @@ impl Stacks<'_> {
 
     /// Describes a stack; `None` if it does not exist.
     pub async fn describe(&self, name: &str) -> Result<Option<StackState>, AwsError> {
-        let r = self.clients.cfn.describe_stacks().stack_name(name).send().await;
+        let r = self
+            .clients
+            .cfn
+            .describe_stacks()
+            .stack_name(name)
+            .send()
+            .await;
         let out = match r {
             Ok(o) => o,
             Err(e) => {
@@ -172,8 +191,13 @@ impl Stacks<'_> {
                 return if is_missing(&e) { Ok(None) } else { Err(e) };
             }
         };
-        let Some(s) = out.stacks().first() else { return Ok(None) };
-        let status = s.stack_status().map(|s| s.as_str().to_string()).unwrap_or_default();
+        let Some(s) = out.stacks().first() else {
+            return Ok(None);
+        };
+        let status = s
+            .stack_status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
         if status == "DELETE_COMPLETE" {
             return Ok(None);
         }
@@ -184,19 +208,33 @@ impl Stacks<'_> {
             outputs: s
                 .outputs()
                 .iter()
-                .map(|o| (o.output_key().unwrap_or_default().to_string(), o.output_value().unwrap_or_default().to_string()))
+                .map(|o| {
+                    (
+                        o.output_key().unwrap_or_default().to_string(),
+                        o.output_value().unwrap_or_default().to_string(),
+                    )
+                })
                 .collect(),
             parameters: s
                 .parameters()
                 .iter()
-                .map(|p| (p.parameter_key().unwrap_or_default().to_string(), p.parameter_value().unwrap_or_default().to_string()))
+                .map(|p| {
+                    (
+                        p.parameter_key().unwrap_or_default().to_string(),
+                        p.parameter_value().unwrap_or_default().to_string(),
+                    )
+                })
                 .collect(),
             termination_protection: s.enable_termination_protection().unwrap_or(false),
         }))
     }
 
     /// Creates a change set for `input` and waits until it is ready; an empty one is deleted.
-    pub async fn prepare(&self, input: &StackInput<'_>, existing: Option<&StackState>) -> Result<Prepared, StackError> {
+    pub async fn prepare(
+        &self,
+        input: &StackInput<'_>,
+        existing: Option<&StackState>,
+    ) -> Result<Prepared, StackError> {
         let kind = match existing {
             None => ChangeKind::Create,
             Some(s) if s.status == "REVIEW_IN_PROGRESS" => ChangeKind::Create,
@@ -229,7 +267,12 @@ impl Stacks<'_> {
             TemplateSource::Body(b) => req.template_body(*b),
         };
         for (k, v) in &input.parameters {
-            req = req.parameters(Parameter::builder().parameter_key(k).parameter_value(v).build());
+            req = req.parameters(
+                Parameter::builder()
+                    .parameter_key(k)
+                    .parameter_value(v)
+                    .build(),
+            );
         }
         for (k, v) in &input.tags {
             req = req.tags(Tag::builder().key(k).value(v).build());
@@ -280,7 +323,11 @@ impl Stacks<'_> {
                         self.delete_change_set(input.name, &cs_name).await?;
                         return Ok(Prepared::Unchanged);
                     }
-                    return Ok(Prepared::Ready { change_set: cs_name, kind, changes });
+                    return Ok(Prepared::Ready {
+                        change_set: cs_name,
+                        kind,
+                        changes,
+                    });
                 }
                 Some(ChangeSetStatus::Failed) => {
                     let reason = d.status_reason().unwrap_or("no reason given").to_string();
@@ -291,12 +338,18 @@ impl Stacks<'_> {
                     if kind == ChangeKind::Create {
                         self.delete_review_stack(input.name).await?;
                     }
-                    return Err(StackError::ChangeSetFailed { stack: input.name.to_string(), reason });
+                    return Err(StackError::ChangeSetFailed {
+                        stack: input.name.to_string(),
+                        reason,
+                    });
                 }
                 _ => {}
             }
             if start.elapsed() > self.backoff.timeout {
-                return Err(StackError::Timeout(self.backoff.timeout, input.name.to_string()));
+                return Err(StackError::Timeout(
+                    self.backoff.timeout,
+                    input.name.to_string(),
+                ));
             }
             tokio::time::sleep(delay).await;
             delay = self.backoff.next(delay);
@@ -364,8 +417,19 @@ impl Stacks<'_> {
 
     /// Event ids already present, so only new ones stream.
     pub async fn latest_event_ids(&self, stack: &str) -> Result<HashSet<String>, AwsError> {
-        match self.clients.cfn.describe_stack_events().stack_name(stack).send().await {
-            Ok(o) => Ok(o.stack_events().iter().filter_map(|e| e.event_id().map(str::to_string)).collect()),
+        match self
+            .clients
+            .cfn
+            .describe_stack_events()
+            .stack_name(stack)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(o
+                .stack_events()
+                .iter()
+                .filter_map(|e| e.event_id().map(str::to_string))
+                .collect()),
             Err(e) => {
                 let e = aws_err("DescribeStackEvents", self.ep(), e);
                 if is_missing(&e) {
@@ -379,7 +443,11 @@ impl Stacks<'_> {
 
     /// Waits until the stack is no longer in progress, streaming new events to the reporter.
     /// Returns the final state, or an error with the events that explain a failure.
-    pub async fn wait(&self, stack: &str, mut seen: HashSet<String>) -> Result<StackState, StackError> {
+    pub async fn wait(
+        &self,
+        stack: &str,
+        mut seen: HashSet<String>,
+    ) -> Result<StackState, StackError> {
         let start = Instant::now();
         let mut delay = self.backoff.initial;
         let mut failures: Vec<String> = Vec::new();
@@ -398,16 +466,25 @@ impl Stacks<'_> {
                     })
                 }
                 // Right after ExecuteChangeSet a new stack may still read REVIEW_IN_PROGRESS.
-                Some(s) if s.status == "REVIEW_IN_PROGRESS" && start.elapsed() < Duration::from_secs(30) => {}
+                Some(s)
+                    if s.status == "REVIEW_IN_PROGRESS"
+                        && start.elapsed() < Duration::from_secs(30) => {}
                 Some(s) if !s.in_progress() => {
-                    let ok = matches!(s.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE");
+                    let ok = matches!(
+                        s.status.as_str(),
+                        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE"
+                    );
                     if ok {
                         return Ok(s);
                     }
                     if failures.is_empty() {
                         failures.extend(s.reason.clone());
                     }
-                    return Err(StackError::Failed { stack: stack.to_string(), status: s.status, reasons: failures });
+                    return Err(StackError::Failed {
+                        stack: stack.to_string(),
+                        status: s.status,
+                        reasons: failures,
+                    });
                 }
                 Some(_) => {}
             }
@@ -419,8 +496,20 @@ impl Stacks<'_> {
         }
     }
 
-    async fn stream_events(&self, stack: &str, seen: &mut HashSet<String>, failures: &mut Vec<String>) -> Result<(), AwsError> {
-        let out = match self.clients.cfn.describe_stack_events().stack_name(stack).send().await {
+    async fn stream_events(
+        &self,
+        stack: &str,
+        seen: &mut HashSet<String>,
+        failures: &mut Vec<String>,
+    ) -> Result<(), AwsError> {
+        let out = match self
+            .clients
+            .cfn
+            .describe_stack_events()
+            .stack_name(stack)
+            .send()
+            .await
+        {
             Ok(o) => o,
             Err(e) => {
                 let e = aws_err("DescribeStackEvents", self.ep(), e);
@@ -442,7 +531,11 @@ impl Stacks<'_> {
                 status,
                 e.resource_type().unwrap_or_default(),
                 e.logical_resource_id().unwrap_or_default(),
-                if reason.is_empty() { String::new() } else { format!(" — {reason}") }
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {reason}")
+                }
             );
             self.reporter.event(stack, &line);
             if status.ends_with("_FAILED") && !reason.is_empty() {
@@ -480,7 +573,11 @@ impl Stacks<'_> {
                     if failures.is_empty() {
                         failures.extend(s.reason.clone());
                     }
-                    return Err(StackError::Failed { stack: stack.into(), status: s.status, reasons: failures });
+                    return Err(StackError::Failed {
+                        stack: stack.into(),
+                        status: s.status,
+                        reasons: failures,
+                    });
                 }
                 _ => {}
             }
@@ -519,7 +616,9 @@ impl Stacks<'_> {
                 .await
                 .map_err(|e| aws_err("ListStacks", self.ep(), e))?;
             for s in out.stack_summaries() {
-                let live = s.stack_status().is_some_and(|st| *st != StackStatus::DeleteComplete);
+                let live = s
+                    .stack_status()
+                    .is_some_and(|st| *st != StackStatus::DeleteComplete);
                 if let Some(n) = s.stack_name() {
                     if live && n.starts_with(prefix) && !names.iter().any(|x| x == n) {
                         names.push(n.to_string());
@@ -536,9 +635,14 @@ impl Stacks<'_> {
     }
 }
 
-fn collect_changes(changes: &[aws_sdk_cloudformation::types::Change], out: &mut Vec<ResourceChange>) {
+fn collect_changes(
+    changes: &[aws_sdk_cloudformation::types::Change],
+    out: &mut Vec<ResourceChange>,
+) {
     for c in changes {
-        let Some(rc) = c.resource_change() else { continue };
+        let Some(rc) = c.resource_change() else {
+            continue;
+        };
         let action = match (rc.action(), rc.replacement()) {
             (Some(ChangeAction::Add), _) => "add",
             (Some(ChangeAction::Remove), _) => "remove",

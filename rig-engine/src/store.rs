@@ -22,7 +22,11 @@ pub enum Touch {
 }
 
 fn build_err(op: &str, e: impl std::fmt::Display) -> AwsError {
-    AwsError::Service { op: op.into(), code: None, message: e.to_string() }
+    AwsError::Service {
+        op: op.into(),
+        code: None,
+        message: e.to_string(),
+    }
 }
 
 /// `templates/<stem>-<sha256[..16]>.yaml`: the content decides the key, so an unchanged
@@ -48,7 +52,11 @@ impl Clients {
     }
 
     /// Creates the bucket if missing, then makes sure it is encrypted, versioned, private and tagged.
-    pub async fn ensure_bucket(&self, bucket: &str, tags: &BTreeMap<String, String>) -> Result<Touch, AwsError> {
+    pub async fn ensure_bucket(
+        &self,
+        bucket: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Touch, AwsError> {
         let exists = self.s3.head_bucket().bucket(bucket).send().await.is_ok();
         if !exists {
             let mut req = self.s3.create_bucket().bucket(bucket);
@@ -90,7 +98,11 @@ impl Clients {
         self.s3
             .put_bucket_versioning()
             .bucket(bucket)
-            .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| aws_err("PutBucketVersioning", self.ep(), e))?;
@@ -110,23 +122,50 @@ impl Clients {
             .map_err(|e| aws_err("PutPublicAccessBlock", self.ep(), e))?;
         let mut tagging = Tagging::builder();
         for (k, v) in tags {
-            tagging = tagging.tag_set(S3Tag::builder().key(k).value(v).build().map_err(|e| build_err("PutBucketTagging", e))?);
+            tagging = tagging.tag_set(
+                S3Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|e| build_err("PutBucketTagging", e))?,
+            );
         }
         self.s3
             .put_bucket_tagging()
             .bucket(bucket)
-            .tagging(tagging.build().map_err(|e| build_err("PutBucketTagging", e))?)
+            .tagging(
+                tagging
+                    .build()
+                    .map_err(|e| build_err("PutBucketTagging", e))?,
+            )
             .send()
             .await
             .map_err(|e| aws_err("PutBucketTagging", self.ep(), e))?;
-        Ok(if exists { Touch::Unchanged } else { Touch::Created })
+        Ok(if exists {
+            Touch::Unchanged
+        } else {
+            Touch::Created
+        })
     }
 
     /// Uploads a template under its content hash unless it is there already; returns its URL.
-    pub async fn upload_template(&self, bucket: &str, file: &str, body: &str) -> Result<(String, Touch), AwsError> {
+    pub async fn upload_template(
+        &self,
+        bucket: &str,
+        file: &str,
+        body: &str,
+    ) -> Result<(String, Touch), AwsError> {
         let key = template_key(file, body);
         let url = template_url(bucket, &self.region, &key);
-        if self.s3.head_object().bucket(bucket).key(&key).send().await.is_ok() {
+        if self
+            .s3
+            .head_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .is_ok()
+        {
             return Ok((url, Touch::Unchanged));
         }
         self.s3
@@ -143,7 +182,12 @@ impl Clients {
 
     /// Names of existing buckets starting with `prefix`.
     pub async fn buckets_with_prefix(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
-        let out = self.s3.list_buckets().send().await.map_err(|e| aws_err("ListBuckets", self.ep(), e))?;
+        let out = self
+            .s3
+            .list_buckets()
+            .send()
+            .await
+            .map_err(|e| aws_err("ListBuckets", self.ep(), e))?;
         Ok(out
             .buckets()
             .iter()
@@ -169,17 +213,28 @@ impl Clients {
             };
             let mut ids = Vec::new();
             for v in out.versions() {
-                ids.push((v.key().unwrap_or_default().to_string(), v.version_id().map(str::to_string)));
+                ids.push((
+                    v.key().unwrap_or_default().to_string(),
+                    v.version_id().map(str::to_string),
+                ));
             }
             for m in out.delete_markers() {
-                ids.push((m.key().unwrap_or_default().to_string(), m.version_id().map(str::to_string)));
+                ids.push((
+                    m.key().unwrap_or_default().to_string(),
+                    m.version_id().map(str::to_string),
+                ));
             }
             if ids.is_empty() {
                 break;
             }
             let objects: Result<Vec<ObjectIdentifier>, _> = ids
                 .iter()
-                .map(|(k, v)| ObjectIdentifier::builder().key(k).set_version_id(v.clone()).build())
+                .map(|(k, v)| {
+                    ObjectIdentifier::builder()
+                        .key(k)
+                        .set_version_id(v.clone())
+                        .build()
+                })
                 .collect();
             let n = ids.len();
             self.s3
@@ -215,7 +270,8 @@ impl Clients {
     /// Writes a plain String parameter unless it already has this value.
     pub async fn ensure_parameter(&self, name: &str, value: &str) -> Result<Touch, AwsError> {
         let current = self.ssm.get_parameter().name(name).send().await.ok();
-        let current = current.and_then(|o| o.parameter().and_then(|p| p.value().map(str::to_string)));
+        let current =
+            current.and_then(|o| o.parameter().and_then(|p| p.value().map(str::to_string)));
         if current.as_deref() == Some(value) {
             return Ok(Touch::Unchanged);
         }
@@ -228,7 +284,11 @@ impl Clients {
             .send()
             .await
             .map_err(|e| aws_err("PutParameter", self.ep(), e))?;
-        Ok(if current.is_some() { Touch::Updated } else { Touch::Created })
+        Ok(if current.is_some() {
+            Touch::Updated
+        } else {
+            Touch::Created
+        })
     }
 
     /// Whether a parameter exists (its value is not read).
@@ -319,12 +379,21 @@ mod tests {
         let a = template_key("fargate.yaml", "a");
         assert_eq!(a, template_key("fargate.yaml", "a"));
         assert_ne!(a, template_key("fargate.yaml", "b"));
-        assert!(a.starts_with("templates/fargate-") && a.ends_with(".yaml"), "{a}");
+        assert!(
+            a.starts_with("templates/fargate-") && a.ends_with(".yaml"),
+            "{a}"
+        );
     }
 
     #[test]
     fn urls_are_virtual_hosted() {
-        assert_eq!(template_url("b", "us-east-1", "k"), "https://b.s3.amazonaws.com/k");
-        assert_eq!(template_url("b", "eu-west-1", "k"), "https://b.s3.eu-west-1.amazonaws.com/k");
+        assert_eq!(
+            template_url("b", "us-east-1", "k"),
+            "https://b.s3.amazonaws.com/k"
+        );
+        assert_eq!(
+            template_url("b", "eu-west-1", "k"),
+            "https://b.s3.eu-west-1.amazonaws.com/k"
+        );
     }
 }

@@ -45,7 +45,12 @@ impl Combination {
 pub fn all() -> Vec<Combination> {
     COMPUTES
         .iter()
-        .flat_map(|c| DATABASES.iter().map(move |d| Combination { compute: c, database: d }))
+        .flat_map(|c| {
+            DATABASES.iter().map(move |d| Combination {
+                compute: c,
+                database: d,
+            })
+        })
         .collect()
 }
 
@@ -54,7 +59,9 @@ pub fn rig_binary() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::repo_root().join("target"));
-    target.join("debug").join(format!("rig{}", std::env::consts::EXE_SUFFIX))
+    target
+        .join("debug")
+        .join(format!("rig{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// A command line as text, for logs.
@@ -66,7 +73,8 @@ pub fn describe(cmd: &Command) -> String {
 }
 
 /// A certificate ARN for renders that touch no AWS.
-pub const OFFLINE_CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0000-4000-8000-000000000000";
+pub const OFFLINE_CERT: &str =
+    "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0000-4000-8000-000000000000";
 
 /// A `rig.toml` for owner `acme`, the given project, in us-east-1 with the default environments.
 pub fn config_text(project: &str, cert_arn: &str, compute: &str, database: &str) -> String {
@@ -102,11 +110,19 @@ pub fn run_all(rig: &Path, aws: &LocalAws, combos: &[Combination]) -> Vec<Row> {
             let t = Instant::now();
             eprintln!("matrix: {} ...", c.label());
             let error = run_one(rig, aws, *c).err().map(|e| format!("{e:#}"));
-            let row = Row { combination: *c, seconds: t.elapsed().as_secs_f64(), error };
+            let row = Row {
+                combination: *c,
+                seconds: t.elapsed().as_secs_f64(),
+                error,
+            };
             eprintln!(
                 "matrix: {} {} in {:.1}s",
                 c.label(),
-                if row.error.is_none() { "passed" } else { "FAILED" },
+                if row.error.is_none() {
+                    "passed"
+                } else {
+                    "FAILED"
+                },
                 row.seconds
             );
             row
@@ -138,7 +154,8 @@ impl Rig<'_> {
     /// Runs and returns the output, whatever the exit status.
     pub fn output(&self, args: &[&str]) -> Result<Output> {
         let mut c = self.command(args);
-        c.output().with_context(|| format!("running {}", describe(&c)))
+        c.output()
+            .with_context(|| format!("running {}", describe(&c)))
     }
 
     /// Runs and requires success; returns stdout.
@@ -162,6 +179,11 @@ pub fn certificate_for(aws: &LocalAws, domain: &str) -> Result<String> {
     rt.block_on(async { Api::new(aws).await.request_certificate(domain).await })
 }
 
+/// DNS names equal up to the final dot.
+fn same_name(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.') == b.trim_end_matches('.')
+}
+
 /// A stack's template body and parameters, as text.
 pub fn describe_riglet(aws: &LocalAws, stack: &str) -> Result<String> {
     let rt = runtime()?;
@@ -173,9 +195,19 @@ pub fn describe_riglet(aws: &LocalAws, stack: &str) -> Result<String> {
             .stacks()
             .iter()
             .flat_map(|s| s.parameters())
-            .map(|p| format!("{}={}", p.parameter_key().unwrap_or_default(), p.parameter_value().unwrap_or_default()))
+            .map(|p| {
+                format!(
+                    "{}={}",
+                    p.parameter_key().unwrap_or_default(),
+                    p.parameter_value().unwrap_or_default()
+                )
+            })
             .collect();
-        Ok(format!("{}\n{}", t.template_body().unwrap_or_default(), params.join("\n")))
+        Ok(format!(
+            "{}\n{}",
+            t.template_body().unwrap_or_default(),
+            params.join("\n")
+        ))
     })
 }
 
@@ -184,17 +216,29 @@ pub fn secure_parameter(aws: &LocalAws, name: &str) -> Result<(String, String)> 
     let rt = runtime()?;
     rt.block_on(async {
         let api = Api::new(aws).await;
-        let p = api.ssm.get_parameter().name(name).with_decryption(true).send().await?;
-        let p = p.parameter().ok_or_else(|| anyhow!("no parameter {name}"))?;
+        let p = api
+            .ssm
+            .get_parameter()
+            .name(name)
+            .with_decryption(true)
+            .send()
+            .await?;
+        let p = p
+            .parameter()
+            .ok_or_else(|| anyhow!("no parameter {name}"))?;
         Ok((
-            p.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+            p.r#type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
             p.value().unwrap_or_default().to_string(),
         ))
     })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// The whole scenario for one combination.
@@ -208,7 +252,11 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
     // The HTTPS listener needs a certificate that exists in the account.
     let cert = rt.block_on(api.request_certificate("example.com"))?;
     std::fs::write(&config, config_text(project, &cert, c.compute, c.database))?;
-    let rig = Rig { bin: rig_bin, config, aws };
+    let rig = Rig {
+        bin: rig_bin,
+        config,
+        aws,
+    };
 
     // 1. up
     let first = rig.ok(&["up", "--yes", "--json"])?;
@@ -220,8 +268,14 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
         .filter_map(|s| s["outcome"].as_str())
         .collect();
     let expected_stacks = if c.database == "none" { 6 } else { 9 };
-    ensure!(outcomes.len() == expected_stacks, "expected {expected_stacks} stacks, report has {outcomes:?}");
-    ensure!(outcomes.iter().all(|o| *o == "created"), "first up must create every stack: {outcomes:?}");
+    ensure!(
+        outcomes.len() == expected_stacks,
+        "expected {expected_stacks} stacks, report has {outcomes:?}"
+    );
+    ensure!(
+        outcomes.iter().all(|o| *o == "created"),
+        "first up must create every stack: {outcomes:?}"
+    );
 
     // 2. verify what landed
     rt.block_on(api.verify_riglet(project, c))?;
@@ -231,11 +285,23 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
     let second = rig.ok(&["up", "--yes", "--json"])?;
     let report: serde_json::Value = serde_json::from_str(&second)?;
     for s in report["stacks"].as_array().into_iter().flatten() {
-        ensure!(s["outcome"] == "unchanged", "second up changed {}: {}", s["name"], s["outcome"]);
+        ensure!(
+            s["outcome"] == "unchanged",
+            "second up changed {}: {}",
+            s["name"],
+            s["outcome"]
+        );
     }
-    ensure!(report["templates_uploaded"] == 0, "second up re-uploaded templates: {}", report["templates_uploaded"]);
+    ensure!(
+        report["templates_uploaded"] == 0,
+        "second up re-uploaded templates: {}",
+        report["templates_uploaded"]
+    );
     let after = rt.block_on(api.stack_times(project))?;
-    ensure!(before == after, "a stack was updated by the second up:\nbefore {before:?}\nafter  {after:?}");
+    ensure!(
+        before == after,
+        "a stack was updated by the second up:\nbefore {before:?}\nafter  {after:?}"
+    );
 
     // 4. plan: no changes, exit 0
     let plan = rig.output(&["plan"])?;
@@ -251,9 +317,18 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
     rig.ok(&["protect"])?;
     let refused = rig.output(&["down", "--yes"])?;
     let err = String::from_utf8_lossy(&refused.stderr);
-    ensure!(!refused.status.success(), "down must refuse while protected");
-    ensure!(err.contains("termination protection"), "down's refusal must say why: {err}");
-    ensure!(rt.block_on(api.live_stacks(project))?.len() == expected_stacks, "a refused down must delete nothing");
+    ensure!(
+        !refused.status.success(),
+        "down must refuse while protected"
+    );
+    ensure!(
+        err.contains("termination protection"),
+        "down's refusal must say why: {err}"
+    );
+    ensure!(
+        rt.block_on(api.live_stacks(project))?.len() == expected_stacks,
+        "a refused down must delete nothing"
+    );
     rig.ok(&["unprotect"])?;
 
     // 6. down, then nothing of the riglet remains
@@ -282,7 +357,13 @@ impl Api {
         let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(aws.endpoint())
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "rig-tests"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "rig-tests",
+            ))
             .load()
             .await;
         Api {
@@ -294,7 +375,9 @@ impl Api {
             rds: aws_sdk_rds::Client::new(&conf),
             r53: aws_sdk_route53::Client::new(&conf),
             s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build(),
+                aws_sdk_s3::config::Builder::from(&conf)
+                    .force_path_style(true)
+                    .build(),
             ),
             ssm: aws_sdk_ssm::Client::new(&conf),
         }
@@ -302,8 +385,15 @@ impl Api {
 
     /// Requests an ACM certificate (the emulator issues it at once); returns its ARN.
     pub async fn request_certificate(&self, domain: &str) -> Result<String> {
-        let out = self.acm.request_certificate().domain_name(domain).send().await?;
-        out.certificate_arn().map(str::to_string).ok_or_else(|| anyhow!("no certificate ARN"))
+        let out = self
+            .acm
+            .request_certificate()
+            .domain_name(domain)
+            .send()
+            .await?;
+        out.certificate_arn()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("no certificate ARN"))
     }
 
     /// Live stacks of the riglet.
@@ -312,7 +402,10 @@ impl Api {
         Ok(out
             .stacks()
             .iter()
-            .filter(|s| s.stack_status().is_some_and(|st| st.as_str() != "DELETE_COMPLETE"))
+            .filter(|s| {
+                s.stack_status()
+                    .is_some_and(|st| st.as_str() != "DELETE_COMPLETE")
+            })
             .filter_map(|s| s.stack_name())
             .filter(|n| n.starts_with(&format!("acme-{project}-")))
             .map(str::to_string)
@@ -325,10 +418,23 @@ impl Api {
         Ok(out
             .stacks()
             .iter()
-            .filter(|s| s.stack_name().is_some_and(|n| n.starts_with(&format!("acme-{project}-"))))
+            .filter(|s| {
+                s.stack_name()
+                    .is_some_and(|n| n.starts_with(&format!("acme-{project}-")))
+            })
             .map(|s| {
-                let t = s.last_updated_time().or(s.creation_time()).map(|t| t.to_string()).unwrap_or_default();
-                (s.stack_name().unwrap_or_default().to_string(), format!("{} {t}", s.stack_status().map(|x| x.as_str()).unwrap_or_default()))
+                let t = s
+                    .last_updated_time()
+                    .or(s.creation_time())
+                    .map(|t| t.to_string())
+                    .unwrap_or_default();
+                (
+                    s.stack_name().unwrap_or_default().to_string(),
+                    format!(
+                        "{} {t}",
+                        s.stack_status().map(|x| x.as_str()).unwrap_or_default()
+                    ),
+                )
             })
             .collect())
     }
@@ -337,10 +443,19 @@ impl Api {
         let out = self
             .ec2
             .describe_vpcs()
-            .filters(aws_sdk_ec2::types::Filter::builder().name("cidr-block").values(cidr).build())
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("cidr-block")
+                    .values(cidr)
+                    .build(),
+            )
             .send()
             .await?;
-        let vpcs: Vec<_> = out.vpcs().iter().filter(|v| !v.is_default().unwrap_or(false)).collect();
+        let vpcs: Vec<_> = out
+            .vpcs()
+            .iter()
+            .filter(|v| !v.is_default().unwrap_or(false))
+            .collect();
         ensure!(vpcs.len() <= 1, "{} VPCs with CIDR {cidr}", vpcs.len());
         Ok(vpcs.first().and_then(|v| v.vpc_id()).map(str::to_string))
     }
@@ -352,7 +467,10 @@ impl Api {
         for (env, n) in ENVS {
             let ctx = |what: &str| format!("{env}: {what}");
             // Stacks
-            let mut want = vec![format!("acme-{project}-{env}-foundation"), format!("acme-{project}-{env}-compute-ecs")];
+            let mut want = vec![
+                format!("acme-{project}-{env}-foundation"),
+                format!("acme-{project}-{env}-compute-ecs"),
+            ];
             match c.database {
                 "none" => {}
                 "couchdb" => want.push(format!("acme-{project}-{env}-db-couch")),
@@ -369,19 +487,41 @@ impl Api {
             let subnets = self
                 .ec2
                 .describe_subnets()
-                .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build())
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("vpc-id")
+                        .values(&vpc)
+                        .build(),
+                )
                 .send()
                 .await?;
-            let mut cidrs: Vec<String> = subnets.subnets().iter().filter_map(|s| s.cidr_block()).map(str::to_string).collect();
+            let mut cidrs: Vec<String> = subnets
+                .subnets()
+                .iter()
+                .filter_map(|s| s.cidr_block())
+                .map(str::to_string)
+                .collect();
             cidrs.sort();
-            let mut expected: Vec<String> = [1, 2, 11, 12, 100, 110].iter().map(|x| format!("10.{n}.{x}.0/24")).collect();
+            let mut expected: Vec<String> = [1, 2, 11, 12, 100, 110]
+                .iter()
+                .map(|x| format!("10.{n}.{x}.0/24"))
+                .collect();
             expected.sort();
-            ensure!(cidrs == expected, "{}: subnets {cidrs:?}, expected {expected:?}", env);
+            ensure!(
+                cidrs == expected,
+                "{}: subnets {cidrs:?}, expected {expected:?}",
+                env
+            );
             // Security groups
             let sgs = self
                 .ec2
                 .describe_security_groups()
-                .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build())
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("vpc-id")
+                        .values(&vpc)
+                        .build(),
+                )
                 .send()
                 .await?;
             let groups = sgs.security_groups();
@@ -389,15 +529,24 @@ impl Api {
                 let ports: Vec<i32> = g
                     .ip_permissions()
                     .iter()
-                    .filter(|p| p.ip_ranges().iter().any(|r| r.cidr_ip() == Some("0.0.0.0/0")))
+                    .filter(|p| {
+                        p.ip_ranges()
+                            .iter()
+                            .any(|r| r.cidr_ip() == Some("0.0.0.0/0"))
+                    })
                     .filter_map(|p| p.from_port())
                     .collect();
                 ports.contains(&80) && ports.contains(&443)
             });
-            let alb_sg = open_web.and_then(|g| g.group_id()).ok_or_else(|| anyhow!(ctx("no ALB security group open on 80 and 443")))?;
+            let alb_sg = open_web
+                .and_then(|g| g.group_id())
+                .ok_or_else(|| anyhow!(ctx("no ALB security group open on 80 and 443")))?;
             for g in groups {
                 for p in g.ip_permissions() {
-                    let world = p.ip_ranges().iter().any(|r| r.cidr_ip() == Some("0.0.0.0/0"));
+                    let world = p
+                        .ip_ranges()
+                        .iter()
+                        .any(|r| r.cidr_ip() == Some("0.0.0.0/0"));
                     ensure!(
                         !world || g.group_id() == Some(alb_sg),
                         "{}: security group {:?} is open to the world",
@@ -408,17 +557,30 @@ impl Api {
             }
             let app_sg = groups
                 .iter()
-                .find(|g| g.ip_permissions().iter().any(|p| p.user_id_group_pairs().iter().any(|u| u.group_id() == Some(alb_sg))))
+                .find(|g| {
+                    g.ip_permissions().iter().any(|p| {
+                        p.user_id_group_pairs()
+                            .iter()
+                            .any(|u| u.group_id() == Some(alb_sg))
+                    })
+                })
                 .and_then(|g| g.group_id())
                 .ok_or_else(|| anyhow!(ctx("no app security group reachable from the ALB")))?;
             if c.database != "none" {
                 let port = if c.database == "couchdb" { 5984 } else { 3306 };
                 let db_ok = groups.iter().any(|g| {
                     g.ip_permissions().iter().any(|p| {
-                        p.from_port() == Some(port) && p.user_id_group_pairs().iter().any(|u| u.group_id() == Some(app_sg))
+                        p.from_port() == Some(port)
+                            && p.user_id_group_pairs()
+                                .iter()
+                                .any(|u| u.group_id() == Some(app_sg))
                     })
                 });
-                ensure!(db_ok, "{}: no database security group allowing {port} from the app group", env);
+                ensure!(
+                    db_ok,
+                    "{}: no database security group allowing {port} from the app group",
+                    env
+                );
             }
             // ALB and listeners
             let lbs = self.elb.describe_load_balancers().send().await?;
@@ -427,45 +589,92 @@ impl Api {
                 .iter()
                 .find(|l| l.vpc_id() == Some(vpc.as_str()))
                 .ok_or_else(|| anyhow!(ctx("no load balancer in the VPC")))?;
-            let listeners = self.elb.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap_or_default()).send().await?;
-            let mut ports: Vec<i32> = listeners.listeners().iter().filter_map(|l| l.port()).collect();
+            let listeners = self
+                .elb
+                .describe_listeners()
+                .load_balancer_arn(lb.load_balancer_arn().unwrap_or_default())
+                .send()
+                .await?;
+            let mut ports: Vec<i32> = listeners
+                .listeners()
+                .iter()
+                .filter_map(|l| l.port())
+                .collect();
             ports.sort();
-            ensure!(ports == [80, 443], "{}: listeners on {ports:?}, expected 80 and 443", env);
-            let http = listeners.listeners().iter().find(|l| l.port() == Some(80)).expect("checked");
-            let redirects = http.default_actions().iter().any(|a| a.r#type().map(|t| t.as_str()) == Some("redirect"));
-            ensure!(redirects, "{}: the port 80 listener must redirect to HTTPS", env);
+            ensure!(
+                ports == [80, 443],
+                "{}: listeners on {ports:?}, expected 80 and 443",
+                env
+            );
+            let http = listeners
+                .listeners()
+                .iter()
+                .find(|l| l.port() == Some(80))
+                .expect("checked");
+            let redirects = http
+                .default_actions()
+                .iter()
+                .any(|a| a.r#type().map(|t| t.as_str()) == Some("redirect"));
+            ensure!(
+                redirects,
+                "{}: the port 80 listener must redirect to HTTPS",
+                env
+            );
             // ECS cluster
             let cluster = format!("acme-{project}-{env}-compute-ecs-ECSCluster");
-            let cl = self.ecs.describe_clusters().clusters(&cluster).send().await?;
+            let cl = self
+                .ecs
+                .describe_clusters()
+                .clusters(&cluster)
+                .send()
+                .await?;
             ensure!(
                 cl.clusters().iter().any(|x| x.status() == Some("ACTIVE")),
                 "{}: ECS cluster {cluster} not ACTIVE",
                 env
             );
             // Private DNS
+            // AWS writes zone and record names with the final dot, the emulator without.
             let zone_name = format!("{project}.internal.");
             let zone_ids: Vec<String> = zones
                 .hosted_zones()
                 .iter()
-                .filter(|z| z.name() == zone_name)
+                .filter(|z| same_name(z.name(), &zone_name))
                 .map(|z| z.id().to_string())
                 .collect();
-            ensure!(zone_ids.len() == 3, "expected 3 private zones {zone_name}, found {}", zone_ids.len());
+            ensure!(
+                zone_ids.len() == 3,
+                "expected 3 private zones {zone_name}, found {}",
+                zone_ids.len()
+            );
             // The zone of this environment's VPC.
             let mut zone_of_env = None;
             for id in &zone_ids {
                 let z = self.r53.get_hosted_zone().id(id).send().await?;
-                if z.vp_cs().iter().any(|v| v.vpc_id() == Some(vpc.as_str())) {
+                if z.vpcs().iter().any(|v| v.vpc_id() == Some(vpc.as_str())) {
                     zone_of_env = Some(id.clone());
                 }
             }
-            let zone = zone_of_env.ok_or_else(|| anyhow!(ctx("no private zone bound to the VPC")))?;
+            let zone =
+                zone_of_env.ok_or_else(|| anyhow!(ctx("no private zone bound to the VPC")))?;
             if c.database != "none" {
-                let host = if c.database == "couchdb" { "couch" } else { "aurora" };
-                let records = self.r53.list_resource_record_sets().hosted_zone_id(&zone).send().await?;
+                let host = if c.database == "couchdb" {
+                    "couch"
+                } else {
+                    "aurora"
+                };
+                let records = self
+                    .r53
+                    .list_resource_record_sets()
+                    .hosted_zone_id(&zone)
+                    .send()
+                    .await?;
                 let want = format!("{host}.{zone_name}");
                 ensure!(
-                    records.resource_record_sets().iter().any(|r| r.name() == want && r.r#type().as_str() == "CNAME"),
+                    records
+                        .resource_record_sets()
+                        .iter()
+                        .any(|r| same_name(r.name(), &want) && r.r#type().as_str() == "CNAME"),
                     "{}: no CNAME {want}",
                     env
                 );
@@ -477,19 +686,44 @@ impl Api {
                     let cluster = dbs
                         .db_clusters()
                         .iter()
-                        .find(|d| d.db_subnet_group().is_some_and(|g| g.contains(env)) || d.tag_list().iter().any(|t| t.value() == Some(env)))
+                        .find(|d| {
+                            d.db_subnet_group().is_some_and(|g| g.contains(env))
+                                || d.tag_list().iter().any(|t| t.value() == Some(env))
+                        })
                         .ok_or_else(|| anyhow!(ctx("no Aurora cluster")))?;
-                    ensure!(cluster.engine() == Some("aurora-mysql"), "{}: engine {:?}", env, cluster.engine());
-                    ensure!(cluster.storage_encrypted() == Some(true), "{}: cluster storage not encrypted", env);
+                    ensure!(
+                        cluster.engine() == Some("aurora-mysql"),
+                        "{}: engine {:?}",
+                        env,
+                        cluster.engine()
+                    );
+                    ensure!(
+                        cluster.storage_encrypted() == Some(true),
+                        "{}: cluster storage not encrypted",
+                        env
+                    );
                     let members = cluster.db_cluster_members().len();
                     let want = if env == "production" { 2 } else { 1 };
-                    ensure!(members == want, "{}: {members} cluster members, expected {want}", env);
+                    ensure!(
+                        members == want,
+                        "{}: {members} cluster members, expected {want}",
+                        env
+                    );
                     if c.database == "aurora-serverless" {
-                        ensure!(cluster.serverless_v2_scaling_configuration().is_some(), "{}: no Serverless v2 scaling", env);
+                        ensure!(
+                            cluster.serverless_v2_scaling_configuration().is_some(),
+                            "{}: no Serverless v2 scaling",
+                            env
+                        );
                     }
                 }
                 "couchdb" => {
-                    let out = self.cfn.describe_stacks().stack_name(format!("acme-{project}-{env}-db-couch")).send().await?;
+                    let out = self
+                        .cfn
+                        .describe_stacks()
+                        .stack_name(format!("acme-{project}-{env}-db-couch"))
+                        .send()
+                        .await?;
                     let id = out.stacks()[0]
                         .outputs()
                         .iter()
@@ -497,23 +731,54 @@ impl Api {
                         .and_then(|o| o.output_value())
                         .ok_or_else(|| anyhow!(ctx("no InstanceId output")))?
                         .to_string();
-                    let inst = self.ec2.describe_instances().instance_ids(&id).send().await?;
-                    let state = inst.reservations().iter().flat_map(|r| r.instances()).filter_map(|i| i.state()).filter_map(|s| s.name()).next();
-                    ensure!(state.map(|s| s.as_str()) == Some("running"), "{}: CouchDB instance {id} is {state:?}", env);
+                    let inst = self
+                        .ec2
+                        .describe_instances()
+                        .instance_ids(&id)
+                        .send()
+                        .await?;
+                    let state = inst
+                        .reservations()
+                        .iter()
+                        .flat_map(|r| r.instances())
+                        .filter_map(|i| i.state())
+                        .filter_map(|s| s.name())
+                        .next();
+                    ensure!(
+                        state.map(|s| s.as_str()) == Some("running"),
+                        "{}: CouchDB instance {id} is {state:?}",
+                        env
+                    );
                 }
                 _ => {}
             }
         }
         // Parameters and buckets
-        let params = self.ssm.get_parameters_by_path().path(format!("/acme/{project}")).recursive(true).send().await?;
-        let names: Vec<&str> = params.parameters().iter().filter_map(|p| p.name()).collect();
+        let params = self
+            .ssm
+            .get_parameters_by_path()
+            .path(format!("/acme/{project}"))
+            .recursive(true)
+            .send()
+            .await?;
+        let names: Vec<&str> = params
+            .parameters()
+            .iter()
+            .filter_map(|p| p.name())
+            .collect();
         for p in ["DOMAIN", "DOMAIN_CERT", "compute/BACKEND", "db/BACKEND"] {
-            ensure!(names.contains(&format!("/acme/{project}/{p}").as_str()), "parameter /acme/{project}/{p} missing: {names:?}");
+            ensure!(
+                names.contains(&format!("/acme/{project}/{p}").as_str()),
+                "parameter /acme/{project}/{p} missing: {names:?}"
+            );
         }
         if c.database.starts_with("aurora") {
             for (env, _) in ENVS {
                 let p = format!("/acme/{project}/env/{env}/db/DB_MASTER_PASSWORD");
-                let got = params.parameters().iter().find(|x| x.name() == Some(p.as_str()));
+                let got = params
+                    .parameters()
+                    .iter()
+                    .find(|x| x.name() == Some(p.as_str()));
                 ensure!(
                     got.and_then(|x| x.r#type()).map(|t| t.as_str()) == Some("SecureString"),
                     "secret {p} is not a SecureString"
@@ -543,18 +808,52 @@ impl Api {
             .filter(|n| n.starts_with(&format!("rig-acme-{project}-")))
             .collect();
         ensure!(left.is_empty(), "buckets remain: {left:?}");
-        let params = self.ssm.get_parameters_by_path().path(format!("/acme/{project}")).recursive(true).send().await?;
-        ensure!(params.parameters().is_empty(), "parameters remain: {:?}", params.parameters().iter().filter_map(|p| p.name()).collect::<Vec<_>>());
+        let params = self
+            .ssm
+            .get_parameters_by_path()
+            .path(format!("/acme/{project}"))
+            .recursive(true)
+            .send()
+            .await?;
+        ensure!(
+            params.parameters().is_empty(),
+            "parameters remain: {:?}",
+            params
+                .parameters()
+                .iter()
+                .filter_map(|p| p.name())
+                .collect::<Vec<_>>()
+        );
         for (env, n) in ENVS {
-            ensure!(self.vpc_for(&format!("10.{n}.0.0/16")).await?.is_none(), "{env}: the VPC remains");
+            ensure!(
+                self.vpc_for(&format!("10.{n}.0.0/16")).await?.is_none(),
+                "{env}: the VPC remains"
+            );
         }
         let clusters = self.ecs.list_clusters().send().await?;
-        let left: Vec<&str> = clusters.cluster_arns().iter().filter(|a| a.contains(&format!("acme-{project}-"))).map(String::as_str).collect();
+        let left: Vec<&str> = clusters
+            .cluster_arns()
+            .iter()
+            .filter(|a| a.contains(&format!("acme-{project}-")))
+            .map(String::as_str)
+            .collect();
         ensure!(left.is_empty(), "ECS clusters remain: {left:?}");
         let dbs = self.rds.describe_db_clusters().send().await?;
-        ensure!(dbs.db_clusters().is_empty(), "RDS clusters remain: {:?}", dbs.db_clusters().iter().filter_map(|d| d.db_cluster_identifier()).collect::<Vec<_>>());
+        ensure!(
+            dbs.db_clusters().is_empty(),
+            "RDS clusters remain: {:?}",
+            dbs.db_clusters()
+                .iter()
+                .filter_map(|d| d.db_cluster_identifier())
+                .collect::<Vec<_>>()
+        );
         let zones = self.r53.list_hosted_zones().send().await?;
-        let left: Vec<&str> = zones.hosted_zones().iter().map(|z| z.name()).filter(|n| *n == format!("{project}.internal.")).collect();
+        let left: Vec<&str> = zones
+            .hosted_zones()
+            .iter()
+            .map(|z| z.name())
+            .filter(|n| same_name(n, &format!("{project}.internal.")))
+            .collect();
         ensure!(left.is_empty(), "private zones remain: {left:?}");
         Ok(())
     }

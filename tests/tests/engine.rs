@@ -7,15 +7,26 @@ use rig_tests::matrix::{certificate_for, config_text, rig_binary, Rig};
 use rig_tests::LocalAws;
 
 fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 fn setup(compute: &str, db: &str) -> (LocalAws, tempfile::TempDir, String) {
-    assert!(rig_binary().exists(), "{} is not built; run `cargo xtask test`", rig_binary().display());
+    assert!(
+        rig_binary().exists(),
+        "{} is not built; run `cargo xtask test`",
+        rig_binary().display()
+    );
     let aws = LocalAws::start().expect("local AWS starts");
     let dir = tempfile::tempdir().unwrap();
     let cert = certificate_for(&aws, "example.com").unwrap();
-    std::fs::write(dir.path().join("rig.toml"), config_text("shop", &cert, compute, db)).unwrap();
+    std::fs::write(
+        dir.path().join("rig.toml"),
+        config_text("shop", &cert, compute, db),
+    )
+    .unwrap();
     (aws, dir, cert)
 }
 
@@ -28,14 +39,26 @@ fn json(o: &Output) -> serde_json::Value {
 fn environments_deploy_concurrently_and_each_waits_for_its_foundation() {
     let (aws, dir, _) = setup("fargate", "aurora-serverless");
     let bin = rig_binary();
-    let rig = Rig { bin: &bin, config: dir.path().join("rig.toml"), aws: &aws };
-    let out = rig.output(&["up", "--yes", "--json", "--concurrency", "9"]).unwrap();
+    let rig = Rig {
+        bin: &bin,
+        config: dir.path().join("rig.toml"),
+        aws: &aws,
+    };
+    let out = rig
+        .output(&["up", "--yes", "--json", "--concurrency", "9"])
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out).1);
     let report = json(&out);
     let stacks = report["stacks"].as_array().unwrap();
     let span = |name: &str| {
-        let s = stacks.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("{name} not in report"));
-        (s["started_ms"].as_u64().unwrap(), s["finished_ms"].as_u64().unwrap())
+        let s = stacks
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in report"));
+        (
+            s["started_ms"].as_u64().unwrap(),
+            s["finished_ms"].as_u64().unwrap(),
+        )
     };
     let foundations: Vec<(u64, u64)> = ["integration", "staging", "production"]
         .iter()
@@ -51,7 +74,10 @@ fn environments_deploy_concurrently_and_each_waits_for_its_foundation() {
         let (_, f_end) = span(&format!("acme-shop-{e}-foundation"));
         for dep in ["compute-ecs", "db-aurora"] {
             let (start, _) = span(&format!("acme-shop-{e}-{dep}"));
-            assert!(start >= f_end, "{e}-{dep} started before its foundation finished");
+            assert!(
+                start >= f_end,
+                "{e}-{dep} started before its foundation finished"
+            );
         }
     }
 }
@@ -62,27 +88,58 @@ fn a_failed_create_is_explained_skips_its_dependents_and_is_replaced_only_with_c
     let bin = rig_binary();
     let config = dir.path().join("rig.toml");
     // A certificate that does not exist makes the HTTPS listener, and so the foundation, fail.
-    let missing = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-00000000dead";
+    let missing =
+        "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-00000000dead";
     std::fs::write(&config, config_text("shop", missing, "fargate", "none")).unwrap();
-    let rig = Rig { bin: &bin, config: config.clone(), aws: &aws };
+    let rig = Rig {
+        bin: &bin,
+        config: config.clone(),
+        aws: &aws,
+    };
 
-    let out = rig.output(&["up", "--yes", "--env", "integration"]).unwrap();
+    let out = rig
+        .output(&["up", "--yes", "--env", "integration"])
+        .unwrap();
     let (stdout, stderr) = text(&out);
     assert!(!out.status.success());
-    assert!(stdout.contains("acme-shop-integration-foundation") && stdout.contains("failed"), "{stdout}");
-    assert!(stdout.contains("acme-shop-integration-compute-ecs") && stdout.contains("skipped"), "{stdout}");
-    assert!(stderr.to_lowercase().contains("certificate"), "the events that explain the failure are shown:\n{stderr}");
+    assert!(
+        stdout.contains("acme-shop-integration-foundation") && stdout.contains("failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("acme-shop-integration-compute-ecs") && stdout.contains("skipped"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.to_lowercase().contains("certificate"),
+        "the events that explain the failure are shown:\n{stderr}"
+    );
 
     let status = rig.ok(&["status", "--env", "integration"]).unwrap();
     assert!(status.contains("ROLLBACK_COMPLETE"), "{status}");
 
     // Fixed configuration, but no consent: refused with the way out.
     std::fs::write(&config, config_text("shop", &cert, "fargate", "none")).unwrap();
-    let out = rig.output(&["up", "--yes", "--env", "integration"]).unwrap();
+    let out = rig
+        .output(&["up", "--yes", "--env", "integration"])
+        .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out).0.contains("--replace-failed") || text(&out).1.contains("--replace-failed"), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("--replace-failed") || text(&out).1.contains("--replace-failed"),
+        "{:?}",
+        text(&out)
+    );
 
-    let out = rig.output(&["up", "--yes", "--env", "integration", "--replace-failed", "--json"]).unwrap();
+    let out = rig
+        .output(&[
+            "up",
+            "--yes",
+            "--env",
+            "integration",
+            "--replace-failed",
+            "--json",
+        ])
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out).1);
     let report = json(&out);
     for s in report["stacks"].as_array().unwrap() {
@@ -99,7 +156,9 @@ fn secrets_stay_out_of_output_templates_and_parameters() {
 
     // Without the secret and without a terminal: refused before anything is created.
     let mut cmd = std::process::Command::new(&bin);
-    cmd.arg("--config").arg(&config).args(["up", "--yes", "--env", "staging"]);
+    cmd.arg("--config")
+        .arg(&config)
+        .args(["up", "--yes", "--env", "staging"]);
     for (k, v) in aws.env() {
         cmd.env(k, v);
     }
@@ -107,26 +166,52 @@ fn secrets_stay_out_of_output_templates_and_parameters() {
     let out = cmd.output().unwrap();
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
-    assert!(stderr.contains("RIG_SECRET_DB_MASTER_PASSWORD_STAGING"), "names the variable to set:\n{stderr}");
-    let rig = Rig { bin: &bin, config: config.clone(), aws: &aws };
+    assert!(
+        stderr.contains("RIG_SECRET_DB_MASTER_PASSWORD_STAGING"),
+        "names the variable to set:\n{stderr}"
+    );
+    let rig = Rig {
+        bin: &bin,
+        config: config.clone(),
+        aws: &aws,
+    };
     let plan = rig.output(&["plan", "--env", "staging"]).unwrap();
-    assert!(text(&plan).0.contains("+ bucket"), "nothing was created by the refused run:\n{}", text(&plan).0);
+    assert!(
+        text(&plan).0.contains("+ bucket"),
+        "nothing was created by the refused run:\n{}",
+        text(&plan).0
+    );
 
     // With the secret, at the highest verbosity.
     let mut cmd = std::process::Command::new(&bin);
-    cmd.arg("--config").arg(&config).args(["-vvv", "up", "--yes", "--env", "staging"]);
+    cmd.arg("--config")
+        .arg(&config)
+        .args(["-vvv", "up", "--yes", "--env", "staging"]);
     for (k, v) in aws.env() {
         cmd.env(k, v);
     }
-    cmd.env("RIG_SECRET_DB_MASTER_PASSWORD", secret).env("RUST_LOG", "trace");
+    cmd.env("RIG_SECRET_DB_MASTER_PASSWORD", secret)
+        .env("RUST_LOG", "trace");
     let out = cmd.output().unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
-    assert!(!stdout.contains(secret) && !stderr.contains(secret), "the secret leaked into the output");
+    assert!(
+        !stdout.contains(secret) && !stderr.contains(secret),
+        "the secret leaked into the output"
+    );
 
-    let described = rig_tests::matrix::describe_riglet(&aws, "acme-shop-staging-db-aurora").unwrap();
-    assert!(!described.contains(secret), "the secret is in the stack's template or parameters");
-    assert!(described.contains("{{resolve:ssm-secure:"), "the template uses a dynamic reference");
-    let stored = rig_tests::matrix::secure_parameter(&aws, "/acme/shop/env/staging/db/DB_MASTER_PASSWORD").unwrap();
+    let described =
+        rig_tests::matrix::describe_riglet(&aws, "acme-shop-staging-db-aurora").unwrap();
+    assert!(
+        !described.contains(secret),
+        "the secret is in the stack's template or parameters"
+    );
+    assert!(
+        described.contains("{{resolve:ssm-secure:"),
+        "the template uses a dynamic reference"
+    );
+    let stored =
+        rig_tests::matrix::secure_parameter(&aws, "/acme/shop/env/staging/db/DB_MASTER_PASSWORD")
+            .unwrap();
     assert_eq!(stored, ("SecureString".to_string(), secret.to_string()));
 }

@@ -2,5 +2,7 @@
 //! implement the same rig-core traits as plugins and are just as pure.
 
 mod foundation;
+mod pipeline;
 
 pub use foundation::StandardFoundation;
+pub use pipeline::CodePipeline;

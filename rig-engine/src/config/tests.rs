@@ -50,8 +50,13 @@ fn good_config_resolves_with_seed_networks() {
     assert_eq!(prod.cidrs.database, ["10.3.100.0/24", "10.3.110.0/24"]);
     assert_eq!(r.compute.id, "ecs-ec2");
     assert_eq!(r.compute.settings["production"]["cluster_size"], 3);
-    assert_eq!(r.compute.settings["production"]["instance_type"], "t3.medium");
-    assert!(r.compute.settings["integration"].get("cluster_size").is_none());
+    assert_eq!(
+        r.compute.settings["production"]["instance_type"],
+        "t3.medium"
+    );
+    assert!(r.compute.settings["integration"]
+        .get("cluster_size")
+        .is_none());
     assert_eq!(r.database.as_ref().unwrap().id, "aurora-serverless");
     assert_eq!(r.info.ssm_prefix, "/acme/shop");
     assert_eq!(
@@ -89,18 +94,30 @@ fn missing_environments_default_to_the_seed_three() {
 
 #[test]
 fn unknown_key_is_named_with_its_place() {
-    let msg = problems(&GOOD.replace("email =", "colour = \"red\"\nemail ="), &Overrides::default());
+    let msg = problems(
+        &GOOD.replace("email =", "colour = \"red\"\nemail ="),
+        &Overrides::default(),
+    );
     assert!(msg.contains("unknown field `colour`"), "{msg}");
     assert!(msg.contains("line 7"), "{msg}");
-    let msg = problems(&format!("{GOOD}\n[environments.qa]\ncidr = \"10.4.0.0/16\"\nsize = 2\n"), &Overrides::default());
+    let msg = problems(
+        &format!("{GOOD}\n[environments.qa]\ncidr = \"10.4.0.0/16\"\nsize = 2\n"),
+        &Overrides::default(),
+    );
     assert!(msg.contains("unknown field `size`"), "{msg}");
 }
 
 #[test]
 fn missing_field_is_named() {
-    let msg = problems(&GOOD.replace("domain = \"example.com\"\n", ""), &Overrides::default());
+    let msg = problems(
+        &GOOD.replace("domain = \"example.com\"\n", ""),
+        &Overrides::default(),
+    );
     assert!(msg.contains("missing field `domain`"), "{msg}");
-    let msg = problems(&GOOD.replace("backend = \"ecs-ec2\"\n", ""), &Overrides::default());
+    let msg = problems(
+        &GOOD.replace("backend = \"ecs-ec2\"\n", ""),
+        &Overrides::default(),
+    );
     assert!(msg.contains("missing field `backend`"), "{msg}");
 }
 
@@ -109,14 +126,46 @@ fn bad_values_are_named() {
     let cases = [
         ("owner = \"acme\"", "owner = \"Acme\"", "`owner`"),
         ("project = \"shop\"", "project = \"my_shop\"", "`project`"),
-        ("region = \"us-east-1\"", "region = \"mars\"", "`region`: `mars` is not an AWS region"),
-        ("domain = \"example.com\"", "domain = \"localhost\"", "`domain`"),
-        ("domain_cert = \"0f0e0d0c-0000-4000-8000-000000000000\"", "domain_cert = \"abc\"", "`domain_cert`"),
-        ("email = \"ops@example.com\"", "email = \"ops\"", "`email`: `ops` is not an e-mail"),
-        ("[environments.integration]", "[environments.qa]", "`environments.qa.cidr`: missing"),
-        ("[environments.integration]", "[environments.Bad_Env]", "`environments.Bad_Env`"),
-        ("[compute.ecs-ec2]\ninstance_type", "instance_type", "`compute.instance_type`: backend settings go in the backend's own table"),
-        ("backend = \"ecs-ec2\"", "backend = \"none\"", "compute cannot be `none`"),
+        (
+            "region = \"us-east-1\"",
+            "region = \"mars\"",
+            "`region`: `mars` is not an AWS region",
+        ),
+        (
+            "domain = \"example.com\"",
+            "domain = \"localhost\"",
+            "`domain`",
+        ),
+        (
+            "domain_cert = \"0f0e0d0c-0000-4000-8000-000000000000\"",
+            "domain_cert = \"abc\"",
+            "`domain_cert`",
+        ),
+        (
+            "email = \"ops@example.com\"",
+            "email = \"ops\"",
+            "`email`: `ops` is not an e-mail",
+        ),
+        (
+            "[environments.integration]",
+            "[environments.qa]",
+            "`environments.qa.cidr`: missing",
+        ),
+        (
+            "[environments.integration]",
+            "[environments.Bad_Env]",
+            "`environments.Bad_Env`",
+        ),
+        (
+            "[compute.ecs-ec2]\ninstance_type",
+            "instance_type",
+            "`compute.instance_type`: backend settings go in the backend's own table",
+        ),
+        (
+            "backend = \"ecs-ec2\"",
+            "backend = \"none\"",
+            "compute cannot be `none`",
+        ),
     ];
     for (from, to, want) in cases {
         let text = GOOD.replacen(from, to, 1);
@@ -132,14 +181,26 @@ fn bad_cidrs_are_named() {
     let base = GOOD.split("[environments.integration]").next().unwrap();
     let cases = [
         ("cidr = \"10.4.0.0\"", "is not a CIDR block"),
-        ("cidr = \"10.4.0.1/16\"", "host bits set; did you mean 10.4.0.0/16"),
+        (
+            "cidr = \"10.4.0.1/16\"",
+            "host bits set; did you mean 10.4.0.0/16",
+        ),
         ("cidr = \"10.0.0.0/8\"", "between /16 and /24"),
-        ("cidr = \"10.4.0.0/16\"\npublic_subnets = [\"10.5.1.0/24\", \"10.4.2.0/24\"]", "`10.5.1.0/24` is not inside the VPC CIDR"),
-        ("cidr = \"10.4.0.0/16\"\nprivate_subnets = [\"10.4.1.0/24\", \"10.4.12.0/24\"]", "overlaps a subnet in `public_subnets`"),
+        (
+            "cidr = \"10.4.0.0/16\"\npublic_subnets = [\"10.5.1.0/24\", \"10.4.2.0/24\"]",
+            "`10.5.1.0/24` is not inside the VPC CIDR",
+        ),
+        (
+            "cidr = \"10.4.0.0/16\"\nprivate_subnets = [\"10.4.1.0/24\", \"10.4.12.0/24\"]",
+            "overlaps a subnet in `public_subnets`",
+        ),
         ("cidr = \"300.4.0.0/16\"", "is not an IPv4 address"),
     ];
     for (env, want) in cases {
-        let msg = problems(&format!("{base}\n[environments.qa]\n{env}\n"), &Overrides::default());
+        let msg = problems(
+            &format!("{base}\n[environments.qa]\n{env}\n"),
+            &Overrides::default(),
+        );
         assert!(msg.contains("environments.qa"), "{msg}");
         assert!(msg.contains(want), "expected {want:?} in {msg}");
     }
@@ -147,18 +208,35 @@ fn bad_cidrs_are_named() {
 
 #[test]
 fn unknown_env_flag_lists_the_known_ones() {
-    let ov = Overrides { environments: vec!["prod".into()], ..Default::default() };
+    let ov = Overrides {
+        environments: vec!["prod".into()],
+        ..Default::default()
+    };
     let msg = problems(GOOD, &ov);
-    assert!(msg.contains("`--env prod`: no such environment; the config has: integration, staging, production"), "{msg}");
+    assert!(
+        msg.contains(
+            "`--env prod`: no such environment; the config has: integration, staging, production"
+        ),
+        "{msg}"
+    );
 }
 
 #[test]
 fn names_that_grow_too_long_are_refused_up_front() {
     let text = GOOD
-        .replace("owner = \"acme\"", "owner = \"a-very-long-owner-name-indeed-xx\"")
-        .replace("project = \"shop\"", "project = \"and-a-very-long-project-name-yy\"");
+        .replace(
+            "owner = \"acme\"",
+            "owner = \"a-very-long-owner-name-indeed-xx\"",
+        )
+        .replace(
+            "project = \"shop\"",
+            "project = \"and-a-very-long-project-name-yy\"",
+        );
     let msg = problems(&text, &Overrides::default());
-    assert!(msg.contains("S3 bucket name") && msg.contains("3–63 characters"), "{msg}");
+    assert!(
+        msg.contains("S3 bucket name") && msg.contains("3–63 characters"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -166,4 +244,41 @@ fn the_example_config_is_valid() {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rig.example.toml");
     let r = load(&p, &Overrides::default()).unwrap();
     assert_eq!(r.environments.len(), 3);
+}
+
+#[test]
+fn pipelines_are_read_and_checked() {
+    let text = format!(
+        "{GOOD}\n[[pipelines]]\nrepository = \"api\"\nbranch = \"feature/Login\"\ngithub_owner = \"acme\"\nconnection_arn = \"arn:aws:codeconnections:us-east-1:123456789012:connection/x\"\n"
+    );
+    let r = load_str(&text, &Overrides::default()).unwrap();
+    assert_eq!(r.pipelines.len(), 1);
+    assert_eq!(r.pipelines[0].branch, "feature/Login");
+    assert_eq!(r.pipelines[0].settings["github_owner"], "acme");
+    // Pipelines span environments, so a partial selection leaves them out.
+    let ov = Overrides {
+        environments: vec!["staging".into()],
+        ..Default::default()
+    };
+    assert!(load_str(&text, &ov).unwrap().pipelines.is_empty());
+
+    let msg = problems(
+        &text.replace("repository = \"api\"", "repository = \"My_Api\""),
+        &Overrides::default(),
+    );
+    assert!(msg.contains("`pipelines[0].repository`"), "{msg}");
+    let msg = problems(
+        &format!("{text}\n[[pipelines]]\nrepository = \"api\"\nbranch = \"feature-login\"\n"),
+        &Overrides::default(),
+    );
+    assert!(msg.contains("configured twice"), "{msg}");
+    let base = GOOD.split("[environments.integration]").next().unwrap();
+    let only_qa = format!(
+        "{base}\n[environments.qa]\ncidr = \"10.4.0.0/16\"\n[[pipelines]]\nrepository = \"api\"\n"
+    );
+    let msg = problems(&only_qa, &Overrides::default());
+    assert!(
+        msg.contains("pipelines deploy to integration, staging and production"),
+        "{msg}"
+    );
 }

@@ -10,7 +10,9 @@ import importlib.metadata
 import json
 import os
 import re
+import secrets
 import signal
+import string
 import sys
 import threading
 import uuid
@@ -146,17 +148,20 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
             return self.name
 
         @classmethod
-        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                            **kwargs):
             model = cls(resource_name, cloudformation_json.get("Properties") or {}, account_id, region_name)
             model.create()
             return model
 
         @classmethod
-        def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                            account_id, region_name):
             props = cloudformation_json.get("Properties") or {}
-            if _needs_replacement(cls.TYPE, original_resource.props, props):
+            if needs_replacement(cls.TYPE, original_resource.props, props):
                 original_resource.delete(account_id, region_name)
-                return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+                return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
+                                                           region_name)
             original_resource.props = props
             original_resource.update()
             return original_resource
@@ -237,7 +242,7 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
 
         def update(self):
             changes = {k: v for k, v in self._settable().items() if v is not None}
-            self.cluster = self.rds.modify_db_cluster(dict(db_cluster_identifier=self.physical_resource_id, **changes))
+            self.rds.modify_db_cluster(dict(db_cluster_identifier=self.physical_resource_id, **changes))
             self.cluster = self.rds.clusters[self.physical_resource_id]
 
         def delete(self, account_id, region_name, snapshot=False):
@@ -254,9 +259,9 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
             group = rds.create_db_cluster_parameter_group(
                 self.name.lower(), self.props.get("Family"), self.props.get("Description"), self.props.get("Tags")
             )
-            params = self.props.get("Parameters") or {}
             group.update_cluster_parameters(
-                [{"ParameterName": k, "ParameterValue": str(v), "ApplyMethod": "pending-reboot"} for k, v in params.items()]
+                {"ParameterName": k, "ParameterValue": str(v), "ApplyMethod": "pending-reboot"}
+                for k, v in (self.props.get("Parameters") or {}).items()
             )
             self.name = group.name
 
@@ -365,13 +370,10 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
             value = self.props.get("SecretString")
             if value is None:
                 gen = self.props.get("GenerateSecretString") or {}
-                value = sm.get_random_password(
-                    int(gen.get("PasswordLength", 32)), gen.get("ExcludeCharacters", ""),
-                    _bool(gen.get("ExcludeNumbers")), _bool(gen.get("ExcludePunctuation")),
-                    _bool(gen.get("ExcludeUppercase")), _bool(gen.get("ExcludeLowercase")),
-                    _bool(gen.get("IncludeSpace")), _bool(gen.get("RequireEachIncludedType"), True),
-                )
-                value = json.loads(value)["RandomPassword"] if value.startswith("{") else value
+                alphabet = string.ascii_letters + string.digits
+                alphabet += "" if _bool(gen.get("ExcludePunctuation")) else "!#$%&()*+,-.:;<=>?@[]^_{|}~"
+                alphabet = [c for c in alphabet if c not in gen.get("ExcludeCharacters", "")]
+                value = "".join(secrets.choice(alphabet) for _ in range(int(gen.get("PasswordLength", 32))))
                 if gen.get("SecretStringTemplate"):
                     doc = json.loads(gen["SecretStringTemplate"])
                     doc[gen["GenerateStringKey"]] = value
@@ -414,10 +416,16 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     # ... and pure placeholders otherwise: the resource exists in the stack only, no service behind it.
     placeholders = {
         # type: (name property, Ref format, {GetAtt: format})
-        "AWS::CloudWatch::Alarm": ("AlarmName", "{name}", {"Arn": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}"}),
-        "AWS::CodeBuild::Project": ("Name", "{name}", {"Arn": "arn:aws:codebuild:{region}:{account}:project/{name}"}),
+        "AWS::CloudWatch::Alarm": (
+            "AlarmName", "{name}", {"Arn": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}"}
+        ),
+        "AWS::CodeBuild::Project": (
+            "Name", "{name}", {"Arn": "arn:aws:codebuild:{region}:{account}:project/{name}"}
+        ),
         "AWS::CodePipeline::Pipeline": ("Name", "{name}", {"Version": "1"}),
-        "AWS::CodePipeline::Webhook": ("Name", "{name}", {"Url": "https://{region}.webhooks.aws/trigger?t={uid}&v=1"}),
+        "AWS::CodePipeline::Webhook": (
+            "Name", "{name}", {"Url": "https://{region}.webhooks.aws/trigger?t={uid}&v=1"}
+        ),
         "AWS::CodeStarConnections::Connection": (
             "ConnectionName",
             "arn:aws:codestar-connections:{region}:{account}:connection/{uid}",
@@ -443,8 +451,7 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
         )
 
     # Fixes to moto's own models used by rig's templates.
-    plain_cluster = ecs_models.Cluster.create_from_cloudformation_json.__func__
-
+    # ECS cluster settings and capacity providers (moto's handler passes only the name).
     def create_ecs_cluster(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         p = cloudformation_json.get("Properties") or {}
         return ecs_backends[account_id][region_name].create_cluster(
@@ -456,7 +463,6 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
         )
 
     ecs_models.Cluster.create_from_cloudformation_json = classmethod(create_ecs_cluster)
-    assert plain_cluster  # moto's version ignores settings and capacity providers
 
     def create_zone(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         p = cloudformation_json.get("Properties") or {}
@@ -555,17 +561,16 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
                                 "KmsKeyId", "DBSubnetGroupName", "AvailabilityZones"},
         "AWS::RDS::DBInstance": {"DBClusterIdentifier", "Engine", "DBName", "AvailabilityZone"},
         "AWS::RDS::DBSubnetGroup": {"DBSubnetGroupName"},
-        "AWS::ECS::CapacityProvider": {"AutoScalingGroupProvider"},
         "AWS::IAM::Role": {"Path"},
     }
 
     def replaced_props(rtype):
         return replace_props.get(rtype, set()) | {cfp.resource_name_property_from_type(rtype) or "-"}
 
-    def _needs_replacement(rtype, old_props, new_props):
+    def needs_replacement(rtype, old_props, new_props):
         return any(old_props.get(k) != new_props.get(k) for k in replaced_props(rtype))
 
-    def resolve_params(node, rmap, mapping=None):
+    def resolve_params(node, rmap):
         """The template node with parameters and conditions substituted; resources stay symbolic."""
         params, conditions = rmap.resolved_parameters, rmap.lazy_condition_map
         if isinstance(node, list):
@@ -627,7 +632,8 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
             names = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
             recreate = replaced_props(rtype)
             c.replacement = "True" if recreate & set(names) else "False"
-            c.scope = (["Properties"] if names else []) + (["Metadata"] if old["Metadata"] != new["Metadata"] else [])
+            c.scope = ["Properties"] if names else []
+            c.scope += ["Metadata"] if old["Metadata"] != new["Metadata"] else []
             c.details = [
                 {
                     "Target": {"Attribute": "Properties", "Name": n,
@@ -661,6 +667,12 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
 
     cfp.ResourceMap.build_resource_diff = build_resource_diff
 
+    def check_updatable(stack):
+        if stack.status in ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"):
+            raise ValidationError(
+                message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated."
+            )
+
     def create_change_set(self, stack_name, change_set_name, template, parameters, description, change_set_type,
                           notification_arns=None, tags=None, role_arn=None):
         validate_create_change_set(change_set_name)
@@ -668,7 +680,7 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
         if change_set_type == "UPDATE":
             if stack is None:
                 raise ValidationError(stack_name)
-            cfr.CloudFormationResponse._validate_status(None, stack)
+            check_updatable(stack)
         elif stack is not None and stack.status != "REVIEW_IN_PROGRESS":
             raise ValidationError(
                 message=f"Stack [{stack_name}] already exists and cannot be created again with the "
@@ -690,7 +702,8 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
         if change_set.rig_no_change:
             change_set.status, change_set.execution_status = "FAILED", "UNAVAILABLE"
             change_set.status_reason = (
-                "The submitted information didn't contain changes. Submit different information to create a change set."
+                "The submitted information didn't contain changes. "
+                "Submit different information to create a change set."
             )
         else:
             change_set.status, change_set.execution_status = "CREATE_COMPLETE", "AVAILABLE"
@@ -739,7 +752,8 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
 
     def with_stack_name(method):
         def handler(self):
-            result = method(self.cloudformation_backend, self._get_param("ChangeSetName"), self._get_param("StackName"))
+            backend = self.cloudformation_backend
+            result = method(backend, self._get_param("ChangeSetName"), self._get_param("StackName"))
             return ActionResult(result) if result is not None else EmptyResult()
 
         return handler
@@ -748,11 +762,14 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     cfr.CloudFormationResponse.delete_change_set = with_stack_name(delete_change_set)
     cfr.CloudFormationResponse.execute_change_set = with_stack_name(execute_change_set)
 
-    def validate_status(self, stack):
-        if stack.status in ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"):
-            raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
+    cfr.CloudFormationResponse._validate_status = lambda self, stack: check_updatable(stack)
 
-    cfr.CloudFormationResponse._validate_status = validate_status
+    def list_change_sets(self):  # moto lists every stack's change sets
+        stack = self._get_param("StackName")
+        change_sets = self.cloudformation_backend.change_sets.values()
+        return ActionResult({"Summaries": [cs for cs in change_sets if stack in (cs.stack_name, cs.stack_id)]})
+
+    cfr.CloudFormationResponse.list_change_sets = list_change_sets
 
     plain_validate_update = cfr.CloudFormationResponse._validate_different_update
 
@@ -770,7 +787,8 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
             owner = backend.exports.get(export.name)
             if owner is not None:
                 raise ValidationError(
-                    message=f"Export with name {export.name} is already exported by stack {owner.exporting_stack_id}"
+                    message=f"Export with name {export.name} is already exported by stack "
+                    f"{owner.exporting_stack_id}"
                 )
         backend.exports.update((e.name, e) for e in exports)
 
@@ -808,8 +826,10 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
 
     def parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name):
         condition = resource_json.get("Condition")
-        if getattr(resources_map, "rig_frozen", False) or (condition and not resources_map.lazy_condition_map[condition]):
+        if getattr(resources_map, "rig_frozen", False):
             return None  # outside create/update nothing is created lazily (e.g. while reading outputs)
+        if condition and not resources_map.lazy_condition_map[condition]:
+            return None
         stack, rtype = getattr(resources_map, "rig_stack", None), resource_json["Type"]
         if stack:
             event(stack, "CREATE_IN_PROGRESS", logical_id=logical_id, rtype=rtype)
@@ -915,6 +935,7 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
         self.parameters = parameters or self.parameters
         self.role_arn = role_arn or self.role_arn
         self.tags = self.tags if tags is None else tags
+        self.last_updated_time = cfm.utcnow()
         self.status = "UPDATE_COMPLETE"
         event(self, "UPDATE_COMPLETE")
 
@@ -965,7 +986,8 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
             users = [s.name for s in self.stacks.values() if s is not stack and export.name in imports_of(s)]
             if users:
                 stack.status = "DELETE_FAILED"
-                event(stack, "DELETE_FAILED", f"Export {export.name} cannot be deleted as it is in use by {users[0]}")
+                reason = f"Export {export.name} cannot be deleted as it is in use by {users[0]}"
+                event(stack, "DELETE_FAILED", reason)
                 return
         stack.resource_map.rig_stack = stack
         try:
@@ -994,15 +1016,41 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     class DeleteFailed(Exception):
         pass
 
+    def references(node):
+        """Logical ids a template node refers to (Ref, Fn::GetAtt, ${X} in Fn::Sub)."""
+        if isinstance(node, list):
+            return set().union(*map(references, node)) if node else set()
+        if not isinstance(node, dict):
+            return set()
+        found = set().union(*map(references, node.values())) if node else set()
+        if isinstance(node.get("Ref"), str):
+            found.add(node["Ref"])
+        if isinstance(node.get("Fn::GetAtt"), list):
+            found.add(node["Fn::GetAtt"][0])
+        sub = node.get("Fn::Sub")
+        if sub is not None:
+            text = sub if isinstance(sub, str) else sub[0]
+            found.update(m.split(".")[0] for m in re.findall(r"\$\{([^!}][^}]*)\}", text))
+        return found
+
     def delete_resources(self):
-        """Delete this stack's resources, newest first; retry what fails while others progress."""
+        """Delete this stack's resources, newest first. Like CloudFormation, a resource is left alone
+        while one that depends on it remains; what fails is retried while others make progress."""
         stack, self.rig_frozen = getattr(self, "rig_stack", None), True
         pending = [r for r in reversed(list(self._parsed_resources.values())) if hasattr(r, "cf_resource_type")]
+        depends = {}
+        for res in pending:
+            resource_json = self._resource_json_map.get(res.logical_resource_id) or {}
+            after = resource_json.get("DependsOn") or []
+            after = {after} if isinstance(after, str) else set(after)
+            depends[res.logical_resource_id] = references(resource_json) | after
         errors = {}
         while pending:
             progress = False
             for res in list(pending):
                 lid = res.logical_resource_id
+                if any(lid in depends[other.logical_resource_id] for other in pending if other is not res):
+                    continue
                 try:
                     self._delete_resource(res, self._resource_json_map.get(lid) or {"Type": res.cf_resource_type})
                 except Exception as exc:
@@ -1018,7 +1066,7 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
             for lid, exc in errors.items():
                 if stack:
                     event(stack, "DELETE_FAILED", _reason(exc), res=self._parsed_resources[lid])
-            raise DeleteFailed(", ".join(errors))
+            raise DeleteFailed(", ".join(errors) or ", ".join(r.logical_resource_id for r in pending))
 
     cfp.ResourceMap.delete = delete_resources
 
@@ -1065,21 +1113,29 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
         "AWS::EC2::InternetGateway": lambda res, a, r: ec2(a, r).delete_internet_gateway(res.id),
         "AWS::EC2::VPCGatewayAttachment": delete_igw_attachment,
         "AWS::EC2::RouteTable": lambda res, a, r: ec2(a, r).delete_route_table(res.id),
-        "AWS::EC2::Route": lambda res, a, r: ec2(a, r).delete_route(res.route_table.id, res.destination_cidr_block),
+        "AWS::EC2::Route": lambda res, a, r: ec2(a, r).delete_route(
+            res.route_table.id, res.destination_cidr_block
+        ),
         "AWS::EC2::SubnetRouteTableAssociation": delete_route_table_association,
         "AWS::EC2::NatGateway": delete_nat_gateway,
         "AWS::EC2::EIP": lambda res, a, r: ec2(a, r).release_address(allocation_id=res.allocation_id),
         "AWS::EC2::Volume": lambda res, a, r: ec2(a, r).delete_volume(res.id),
-        "AWS::EC2::VolumeAttachment": lambda res, a, r: ec2(a, r).detach_volume(res.volume.id, res.instance.id, res.device),
+        "AWS::EC2::VolumeAttachment": lambda res, a, r: ec2(a, r).detach_volume(
+            res.volume.id, res.instance.id, res.device
+        ),
         "AWS::EC2::LaunchTemplate": lambda res, a, r: ec2(a, r).delete_launch_template(None, res.id),
         "AWS::EC2::SecurityGroupIngress": lambda res, a, r: None,  # goes with its group
         "AWS::ElasticLoadBalancingV2::Listener": lambda res, a, r: elbv2_backends[a][r].delete_listener(res.arn),
         "AWS::ElasticLoadBalancingV2::ListenerRule": lambda res, a, r: elbv2_backends[a][r].delete_rule(res.arn),
-        "AWS::ElasticLoadBalancingV2::TargetGroup": lambda res, a, r: elbv2_backends[a][r].delete_target_group(res.arn),
+        "AWS::ElasticLoadBalancingV2::TargetGroup": lambda res, a, r: elbv2_backends[a][r].delete_target_group(
+            res.arn
+        ),
         "AWS::Route53::HostedZone": lambda res, a, r: route53_backends[a]["aws"].delete_hosted_zone(res.id),
         "AWS::S3::Bucket": delete_bucket,
         "AWS::ECS::Cluster": delete_ecs_cluster,
-        "AWS::ECS::Service": lambda res, a, r: ecs_backends[a][r].delete_service(res.cluster_name, res.name, force=True),
+        "AWS::ECS::Service": lambda res, a, r: ecs_backends[a][r].delete_service(
+            res.cluster_name, res.name, force=True
+        ),
         "AWS::ECS::TaskDefinition": lambda res, a, r: ecs_backends[a][r].deregister_task_definition(res.arn),
         "AWS::CloudFormation::Stack": delete_nested_stack,
     }

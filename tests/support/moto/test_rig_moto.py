@@ -631,6 +631,15 @@ Resources:
     Properties: {VpcId: vpc-0000000000000000f, CidrBlock: 10.99.0.0/24}
 """
 
+PARENT = r"""
+Resources:
+  Child:
+    Type: AWS::CloudFormation::Stack
+    Properties: {TemplateURL: https://rig-nested.s3.amazonaws.com/child.yaml}
+Outputs:
+  ChildTopic: {Value: !GetAtt Child.Outputs.TopicArn}
+"""
+
 SMALL = r"""
 Resources:
   Topic: {Type: AWS::SNS::Topic}
@@ -926,6 +935,7 @@ class RigMotoTest(unittest.TestCase):
         self.cf.execute_change_set(ChangeSetName=size["ChangeSetName"], StackName=name)
         self.assertEqual(ssm.get_parameter(Name="/rig-cs/size")["Parameter"]["Value"], "dev-large")
         self.assertEqual(self.stack(name)["StackStatus"], "UPDATE_COMPLETE")
+        self.assertIn("LastUpdatedTime", self.stack(name))
 
         env = self.change_set(name, CHANGE_SET_V1, Env="prod", Size="large")
         self.assertEqual({k: (c["Action"], c["Replacement"]) for k, c in self.changes(env).items()},
@@ -944,9 +954,26 @@ class RigMotoTest(unittest.TestCase):
         self.assertIn("QueueUrl", self.outputs(name))
 
         # a CREATE change set that is never executed: the stack waits in REVIEW_IN_PROGRESS, then deletes
-        self.change_set("rig-review", SMALL, kind="CREATE")
+        review = self.change_set("rig-review", SMALL, kind="CREATE")
         self.assertEqual(self.stack("rig-review")["StackStatus"], "REVIEW_IN_PROGRESS")
+        listed = self.cf.list_change_sets(StackName="rig-review")["Summaries"]
+        self.assertEqual([c["ChangeSetId"] for c in listed], [review["ChangeSetId"]])
+        with self.assertRaises(ClientError) as err:  # a CREATE change set for a live stack
+            self.change_set(name, SMALL, kind="CREATE")
+        self.assertIn("already exists", err.exception.response["Error"]["Message"])
         self.delete("rig-review")
+
+    def test_3_nested_stack_outputs(self):
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket="rig-nested")
+        s3.put_object(Bucket="rig-nested", Key="child.yaml", Body=SMALL.encode() + b"""
+Outputs:
+  TopicArn: {Value: !Ref Topic}
+""")
+        self.create("rig-parent", PARENT)
+        self.assertTrue(self.outputs("rig-parent")["ChildTopic"].startswith("arn:aws:sns:us-east-1:123456789012:"))
+        self.delete("rig-parent")
+        self.assertEqual(self.client("sns").list_topics()["Topics"], [])
 
     # -- 4. termination protection ---------------------------------------------------------------
 
@@ -992,6 +1019,15 @@ class RigMotoTest(unittest.TestCase):
             self.assertNotIn("rig-rollback-bucket", [b["Name"] for b in s3.list_buckets()["Buckets"]])
             self.assertEqual(self.stack(name).get("Outputs"), None)
             self.delete(name)
+
+        # a failed update ends UPDATE_ROLLBACK_COMPLETE with the reason
+        self.create("rig-update", SMALL)
+        self.cf.update_stack(StackName="rig-update", TemplateBody=SMALL + FAILING.split("Resources:")[1])
+        self.assertEqual(self.stack("rig-update")["StackStatus"], "UPDATE_ROLLBACK_COMPLETE")
+        events = self.events("rig-update")
+        self.assertIn("vpc-0000000000000000f", next(
+            e for e in events if e["ResourceStatus"] == "UPDATE_ROLLBACK_IN_PROGRESS")["ResourceStatusReason"])
+        self.assertIn(("Broken", "CREATE_FAILED"), {(e["LogicalResourceId"], e["ResourceStatus"]) for e in events})
 
     # -- 6. teardown leaves nothing ----------------------------------------------------------------
 
