@@ -88,11 +88,21 @@ pub struct LocalAws {
 impl LocalAws {
     /// Starts a server on a free loopback port and waits (at most 30 s) until it answers.
     pub fn start() -> Result<LocalAws> {
+        Self::start_with(false)
+    }
+
+    /// Starts moto without rig's extensions, to show how rig copes with an endpoint that lacks
+    /// an operation.
+    pub fn start_plain() -> Result<LocalAws> {
+        Self::start_with(true)
+    }
+
+    fn start_with(plain: bool) -> Result<LocalAws> {
         let python = venv()?.join("bin").join("python");
         let mut last = None;
         // The port is free when picked; another process may take it before moto binds it.
         for _ in 0..3 {
-            match Self::spawn(&python, free_port()?) {
+            match Self::spawn(&python, free_port()?, plain) {
                 Ok(aws) => return Ok(aws),
                 Err(e) if format!("{e:#}").contains("Address already in use") => last = Some(e),
                 Err(e) => return Err(e),
@@ -101,21 +111,25 @@ impl LocalAws {
         Err(last.expect("three attempts were made"))
     }
 
-    fn spawn(python: &Path, port: u16) -> Result<LocalAws> {
+    fn spawn(python: &Path, port: u16, plain: bool) -> Result<LocalAws> {
         let dir = tempfile::Builder::new()
             .prefix("rig-local-aws-")
             .tempdir()?;
         let log = dir.path().join("moto.log");
         let stderr = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let mut child = Command::new(python)
-            .arg(LAUNCHER)
-            .args([
+        let mut command = Command::new(python);
+        if plain {
+            command.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()]);
+        } else {
+            command.arg(LAUNCHER).args([
                 "--host",
                 "127.0.0.1",
                 "--port",
                 &port.to_string(),
                 "--exit-when-stdin-closes",
-            ])
+            ]);
+        }
+        let mut child = command
             .current_dir(repo_root())
             .env("MOTO_ECS_SERVICE_RUNNING", "1")
             .env("PYTHONDONTWRITEBYTECODE", "1")

@@ -211,6 +211,21 @@ pub fn describe_riglet(aws: &LocalAws, stack: &str) -> Result<String> {
     })
 }
 
+/// Creates a minimal stack (one SNS topic) named `name`, outside rig.
+pub fn create_stack(aws: &LocalAws, name: &str) -> Result<()> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let api = Api::new(aws).await;
+        api.cfn
+            .create_stack()
+            .stack_name(name)
+            .template_body("Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n")
+            .send()
+            .await?;
+        Ok(())
+    })
+}
+
 /// A parameter's type and decrypted value.
 pub fn secure_parameter(aws: &LocalAws, name: &str) -> Result<(String, String)> {
     let rt = runtime()?;

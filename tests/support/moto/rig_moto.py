@@ -238,7 +238,9 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
                 enable_cloudwatch_logs_exports=p.get("EnableCloudwatchLogsExports"),
                 tags=p.get("Tags"),
             )
-            self.cluster = self.rds.create_db_cluster(kwargs)
+            created = self.rds.create_db_cluster(kwargs)  # a copy that reads "creating"
+            # Keep the live record (which moto marks available at once), as DescribeDBClusters does.
+            self.cluster = self.rds.clusters[created.db_cluster_identifier]
 
         def update(self):
             changes = {k: v for k, v in self._settable().items() if v is not None}
