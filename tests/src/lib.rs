@@ -119,7 +119,14 @@ impl LocalAws {
         let stderr = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let mut command = Command::new(python);
         if plain {
-            command.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()]);
+            command.args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ]);
         } else {
             command.arg(LAUNCHER).args([
                 "--host",

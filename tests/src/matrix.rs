@@ -10,15 +10,6 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 
 use crate::LocalAws;
 
-/// The plugin crates `rig` loads at run time.
-pub const PLUGIN_CRATES: [&str; 5] = [
-    "rig-plugin-ecs-ec2",
-    "rig-plugin-fargate",
-    "rig-plugin-aurora-provisioned",
-    "rig-plugin-aurora-serverless",
-    "rig-plugin-couchdb",
-];
-
 pub const COMPUTES: [&str; 2] = ["ecs-ec2", "fargate"];
 pub const DATABASES: [&str; 4] = ["none", "aurora-provisioned", "aurora-serverless", "couchdb"];
 
@@ -292,8 +283,30 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
         "first up must create every stack: {outcomes:?}"
     );
 
-    // 2. verify what landed
+    // 2. verify what landed, and what `rig status` says of it
     rt.block_on(api.verify_riglet(project, c))?;
+    let status: serde_json::Value = serde_json::from_str(&rig.ok(&["status", "--json"])?)?;
+    for s in status.as_array().into_iter().flatten() {
+        ensure!(
+            s["status"] == "CREATE_COMPLETE",
+            "rig status: {} is {}",
+            s["name"],
+            s["status"]
+        );
+        for p in s["probes"].as_array().into_iter().flatten() {
+            // The emulator starts the ASG's instances but they never register with ECS.
+            let emulator_gap = c.compute == "ecs-ec2"
+                && p["what"]
+                    .as_str()
+                    .is_some_and(|w| w.starts_with("ECS cluster"));
+            ensure!(
+                p["healthy"] == true || emulator_gap,
+                "rig status: {} unhealthy: {}",
+                p["what"],
+                p["detail"]
+            );
+        }
+    }
     let before = rt.block_on(api.stack_times(project))?;
 
     // 3. up again: nothing changes

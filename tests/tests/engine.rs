@@ -219,19 +219,34 @@ fn secrets_stay_out_of_output_templates_and_parameters() {
 #[test]
 fn an_operation_the_endpoint_lacks_is_reported_as_such_within_seconds() {
     // Plain moto has no UpdateTerminationProtection (HTTP 500): rig must say so, not retry for minutes.
-    assert!(rig_binary().exists(), "{} is not built; run `cargo xtask test`", rig_binary().display());
+    assert!(
+        rig_binary().exists(),
+        "{} is not built; run `cargo xtask test`",
+        rig_binary().display()
+    );
     let aws = LocalAws::start_plain().expect("plain moto starts");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("rig.toml");
-    std::fs::write(&config, config_text("shop", rig_tests::matrix::OFFLINE_CERT, "fargate", "none")).unwrap();
+    std::fs::write(
+        &config,
+        config_text("shop", rig_tests::matrix::OFFLINE_CERT, "fargate", "none"),
+    )
+    .unwrap();
     rig_tests::matrix::create_stack(&aws, "acme-shop-integration-foundation").unwrap();
     let bin = rig_binary();
-    let rig = Rig { bin: &bin, config, aws: &aws };
+    let rig = Rig {
+        bin: &bin,
+        config,
+        aws: &aws,
+    };
     let started = std::time::Instant::now();
     let out = rig.output(&["protect", "--env", "integration"]).unwrap();
     let elapsed = started.elapsed();
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
-    assert!(stderr.contains("UpdateTerminationProtection") && stderr.contains("does not implement"), "{stderr}");
+    assert!(
+        stderr.contains("UpdateTerminationProtection") && stderr.contains("does not implement"),
+        "{stderr}"
+    );
     assert!(elapsed.as_secs() < 20, "took {elapsed:?}");
 }

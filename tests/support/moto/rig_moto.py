@@ -239,8 +239,10 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
                 tags=p.get("Tags"),
             )
             created = self.rds.create_db_cluster(kwargs)  # a copy that reads "creating"
-            # Keep the live record (which moto marks available at once), as DescribeDBClusters does.
             self.cluster = self.rds.clusters[created.db_cluster_identifier]
+            # CloudFormation completes a DBCluster only once it is available; moto would report
+            # "creating" on the first describe after the stack is done.
+            self.cluster.status = "available"
 
         def update(self):
             changes = {k: v for k, v in self._settable().items() if v is not None}

@@ -789,6 +789,7 @@ class RigMotoTest(unittest.TestCase):
         self.aurora(ReaderCount="1", DeletionProtection="true", BackupRetentionPeriod="7")
         out = self.outputs("o-p-dev-db-aurora")
         cluster = rds.describe_db_clusters(DBClusterIdentifier=out["ClusterIdentifier"])["DBClusters"][0]
+        self.assertEqual(cluster["Status"], "available")  # the first describe after the stack is done
         self.assertEqual(cluster["Engine"], "aurora-mysql")
         self.assertEqual(cluster["EngineVersion"], "8.0.mysql_aurora.3.08.0")
         self.assertEqual(cluster["ServerlessV2ScalingConfiguration"], {"MinCapacity": 0.5, "MaxCapacity": 4.0})

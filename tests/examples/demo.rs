@@ -1,0 +1,75 @@
+//! `cargo xtask demo`: a whole riglet (fargate + aurora-serverless, three environments) up,
+//! status, outputs, plan (no changes) and down against the local AWS emulator.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use rig_tests::matrix::{self, certificate_for, config_text, rig_binary};
+use rig_tests::LocalAws;
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!(
+        "\n$ {}",
+        matrix::describe(cmd).replace(&format!("{} ", rig_binary().display()), "rig ")
+    );
+    let status = cmd
+        .status()
+        .with_context(|| format!("running {:?}", cmd.get_program()))?;
+    if !status.success() {
+        bail!("command failed with {status}");
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let aws = LocalAws::start()?;
+    eprintln!("demo: local AWS emulator on {}", aws.endpoint());
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("rig.toml");
+    let cert = certificate_for(&aws, "example.com")?;
+    std::fs::write(
+        &config,
+        config_text("demo", &cert, "fargate", "aurora-serverless"),
+    )?;
+    eprintln!("demo: rig.toml:\n{}", std::fs::read_to_string(&config)?);
+    let rig = |args: &[&str]| {
+        let mut c = Command::new(rig_binary());
+        c.arg("--config").arg(&config).args(args);
+        for (k, v) in aws.env() {
+            c.env(k, v);
+        }
+        // No terminal to ask on: the demo's database password comes from the environment.
+        c.env("RIG_SECRET_DB_MASTER_PASSWORD", "demo-only-password-1");
+        c
+    };
+    let t = Instant::now();
+    run(&mut rig(&[
+        "up",
+        "--compute",
+        "fargate",
+        "--db",
+        "aurora-serverless",
+        "--yes",
+    ]))?;
+    run(&mut rig(&[
+        "up",
+        "--compute",
+        "fargate",
+        "--db",
+        "aurora-serverless",
+        "--yes",
+        "--quiet",
+    ]))?;
+    run(&mut rig(&["status"]))?;
+    run(&mut rig(&["outputs", "--env", "production"]))?;
+    run(&mut rig(&["plan"]))
+        .context("`rig plan` right after `rig up` must report no changes (exit 0)")?;
+    run(&mut rig(&["down", "--yes", "--purge-secrets"]))?;
+    eprintln!(
+        "\ndemo: finished in {:.1}s; stopping the emulator",
+        t.elapsed().as_secs_f64()
+    );
+    drop(aws);
+    Ok(())
+}
