@@ -217,6 +217,30 @@ pub fn create_stack(aws: &LocalAws, name: &str) -> Result<()> {
     })
 }
 
+/// How many (non-default) VPCs have this CIDR.
+pub fn vpcs_with_cidr(aws: &LocalAws, cidr: &str) -> Result<usize> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let api = Api::new(aws).await;
+        let out = api
+            .ec2
+            .describe_vpcs()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("cidr-block")
+                    .values(cidr)
+                    .build(),
+            )
+            .send()
+            .await?;
+        Ok(out
+            .vpcs()
+            .iter()
+            .filter(|v| !v.is_default().unwrap_or(false))
+            .count())
+    })
+}
+
 /// A parameter's type and decrypted value.
 pub fn secure_parameter(aws: &LocalAws, name: &str) -> Result<(String, String)> {
     let rt = runtime()?;

@@ -250,3 +250,69 @@ fn an_operation_the_endpoint_lacks_is_reported_as_such_within_seconds() {
     );
     assert!(elapsed.as_secs() < 20, "took {elapsed:?}");
 }
+
+#[test]
+fn ctrl_c_stops_waiting_and_a_rerun_converges_without_duplicates() {
+    use std::io::{BufRead, BufReader};
+    let (aws, dir, _) = setup("fargate", "aurora-serverless");
+    let bin = rig_binary();
+    let rig = Rig {
+        bin: &bin,
+        config: dir.path().join("rig.toml"),
+        aws: &aws,
+    };
+    let mut child = rig
+        .command(&["up", "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains(": creating (") {
+            // The first stack is being created: interrupt as a user would.
+            let ok = std::process::Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(ok.success());
+            break;
+        }
+    }
+    seen.extend(lines.map_while(Result::ok));
+    let status = child.wait().unwrap();
+    let stderr = seen.join("\n");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted; stopped waiting")
+            && stderr.contains("Run `rig up` again to resume"),
+        "{stderr}"
+    );
+
+    let out = rig.output(&["up", "--yes", "--json"]).unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    let report = json(&out);
+    for s in report["stacks"].as_array().unwrap() {
+        assert!(
+            s["outcome"] == "created" || s["outcome"] == "unchanged",
+            "{s}"
+        );
+    }
+    // Nothing was created twice: one VPC per environment, and the riglet is complete.
+    let stacks =
+        rig_tests::matrix::describe_riglet(&aws, "acme-shop-production-db-aurora").unwrap();
+    assert!(stacks.contains("AWS::RDS::DBCluster"));
+    assert_eq!(
+        rig_tests::matrix::vpcs_with_cidr(&aws, "10.1.0.0/16").unwrap(),
+        1
+    );
+    assert_eq!(
+        rig_tests::matrix::vpcs_with_cidr(&aws, "10.3.0.0/16").unwrap(),
+        1
+    );
+    let plan = rig.output(&["plan"]).unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan).0);
+}
