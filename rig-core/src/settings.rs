@@ -4,6 +4,8 @@
 //! types and out-of-range values, and the getters read values with defaults.
 
 use crate::model::{Issue, Settings};
+use crate::protocol::Role;
+use crate::traits::PluginError;
 
 /// The type and range of one setting.
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +91,24 @@ fn check_value(kind: &Kind, v: &serde_json::Value) -> Option<String> {
         },
         Kind::Bool => (!v.is_boolean()).then(|| format!("expected true or false, found {v}")),
     }
+}
+
+/// What `plan_*` returns for settings that did not pass `validate`: `Ok` when there are no
+/// issues, else [`PluginError::InvalidInput`] naming the backend, the environment and each issue.
+pub fn refuse_invalid(
+    role: Role,
+    id: &str,
+    env: &str,
+    issues: &[Issue],
+) -> Result<(), PluginError> {
+    if issues.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = issues.iter().map(Issue::to_string).collect();
+    Err(PluginError::InvalidInput(format!(
+        "the settings of {role} backend `{id}` for {env} are not valid: {}",
+        list.join("; ")
+    )))
 }
 
 /// Reads an integer setting, or `default`.
@@ -191,6 +211,23 @@ mod tests {
             .iter()
             .any(|t| t
                 .contains("`colour`: unknown setting; known settings are: size, mode, acu, on")));
+    }
+
+    #[test]
+    fn invalid_settings_become_one_error() {
+        assert!(refuse_invalid(Role::Compute, "x", "staging", &[]).is_ok());
+        let e = refuse_invalid(
+            Role::Compute,
+            "x",
+            "staging",
+            &[Issue::new("a", "bad"), Issue::new("b", "worse")],
+        );
+        assert_eq!(
+            e,
+            Err(PluginError::InvalidInput(
+                "the settings of compute backend `x` for staging are not valid: `a`: bad; `b`: worse".into()
+            ))
+        );
     }
 
     #[test]

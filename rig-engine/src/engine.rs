@@ -668,192 +668,196 @@ impl Engine {
     }
 
     async fn probe(&self, p: &HealthProbe, state: &StackState) -> ProbeResult {
-        let missing = |what: String, key: &str| ProbeResult {
-            what,
-            healthy: false,
-            detail: format!("stack output {key} is missing"),
-        };
-        match p {
+        let (what, verdict) = match p {
             HealthProbe::EcsCluster {
                 cluster_output,
                 capacity,
             } => {
-                let Some(cluster) = state.output(cluster_output) else {
-                    return missing("ECS cluster".into(), cluster_output);
-                };
-                let what = format!("ECS cluster {cluster}");
-                match self
-                    .clients
-                    .ecs
-                    .describe_clusters()
-                    .clusters(cluster)
-                    .send()
-                    .await
-                {
-                    Err(e) => ProbeResult {
-                        what,
-                        healthy: false,
-                        detail: crate::aws::aws_err("DescribeClusters", None, e).to_string(),
-                    },
-                    Ok(o) => match o.clusters().first() {
-                        None => ProbeResult {
-                            what,
-                            healthy: false,
-                            detail: "not found".into(),
-                        },
-                        Some(c) => {
-                            let status = c.status().unwrap_or_default().to_string();
-                            let (ok, detail) = match capacity {
-                                EcsCapacity::Ec2 { min_instances } => {
-                                    let n = c.registered_container_instances_count();
-                                    (
-                                        status == "ACTIVE" && n >= *min_instances as i32,
-                                        format!("{status}, {n} of {min_instances} container instances registered"),
-                                    )
-                                }
-                                EcsCapacity::Fargate => {
-                                    let cps = c.capacity_providers().join(", ");
-                                    (
-                                        status == "ACTIVE",
-                                        format!(
-                                            "{status}, Fargate capacity providers: {}",
-                                            if cps.is_empty() {
-                                                "(default)".into()
-                                            } else {
-                                                cps
-                                            }
-                                        ),
-                                    )
-                                }
-                            };
-                            ProbeResult {
-                                what,
-                                healthy: ok,
-                                detail,
-                            }
-                        }
-                    },
-                }
+                let what = format!(
+                    "ECS cluster {}",
+                    state.output(cluster_output).unwrap_or_default()
+                );
+                (
+                    what,
+                    self.probe_ecs_cluster(state, cluster_output, capacity)
+                        .await,
+                )
             }
             HealthProbe::EcsService {
                 cluster_output,
                 service_output,
             } => {
-                let (Some(cluster), Some(service)) =
-                    (state.output(cluster_output), state.output(service_output))
-                else {
-                    return missing("ECS service".into(), service_output);
-                };
-                let what = format!("ECS service {service}");
-                match self
-                    .clients
-                    .ecs
-                    .describe_services()
-                    .cluster(cluster)
-                    .services(service)
-                    .send()
-                    .await
-                {
-                    Err(e) => ProbeResult {
-                        what,
-                        healthy: false,
-                        detail: crate::aws::aws_err("DescribeServices", None, e).to_string(),
-                    },
-                    Ok(o) => match o.services().first() {
-                        None => ProbeResult {
-                            what,
-                            healthy: false,
-                            detail: "not found".into(),
-                        },
-                        Some(s) => ProbeResult {
-                            what,
-                            healthy: s.running_count() == s.desired_count(),
-                            detail: format!(
-                                "{} of {} tasks running",
-                                s.running_count(),
-                                s.desired_count()
-                            ),
-                        },
-                    },
-                }
+                let what = format!(
+                    "ECS service {}",
+                    state.output(service_output).unwrap_or_default()
+                );
+                (
+                    what,
+                    self.probe_ecs_service(state, cluster_output, service_output)
+                        .await,
+                )
             }
             HealthProbe::RdsCluster {
                 cluster_output,
                 members,
             } => {
-                let Some(id) = state.output(cluster_output) else {
-                    return missing("RDS cluster".into(), cluster_output);
-                };
-                let what = format!("RDS cluster {id}");
-                match self
-                    .clients
-                    .rds
-                    .describe_db_clusters()
-                    .db_cluster_identifier(id)
-                    .send()
-                    .await
-                {
-                    Err(e) => ProbeResult {
-                        what,
-                        healthy: false,
-                        detail: crate::aws::aws_err("DescribeDBClusters", None, e).to_string(),
-                    },
-                    Ok(o) => match o.db_clusters().first() {
-                        None => ProbeResult {
-                            what,
-                            healthy: false,
-                            detail: "not found".into(),
-                        },
-                        Some(c) => {
-                            let status = c.status().unwrap_or_default();
-                            let n = c.db_cluster_members().len();
-                            ProbeResult {
-                                what,
-                                healthy: status == "available" && n >= *members as usize,
-                                detail: format!("{status}, {n} of {members} instances"),
-                            }
-                        }
-                    },
-                }
+                let what = format!(
+                    "RDS cluster {}",
+                    state.output(cluster_output).unwrap_or_default()
+                );
+                (
+                    what,
+                    self.probe_rds_cluster(state, cluster_output, *members)
+                        .await,
+                )
             }
             HealthProbe::Ec2Instance { instance_output } => {
-                let Some(id) = state.output(instance_output) else {
-                    return missing("EC2 instance".into(), instance_output);
-                };
-                let what = format!("EC2 instance {id}");
-                match self
-                    .clients
-                    .ec2
-                    .describe_instances()
-                    .instance_ids(id)
-                    .send()
-                    .await
-                {
-                    Err(e) => ProbeResult {
-                        what,
-                        healthy: false,
-                        detail: crate::aws::aws_err("DescribeInstances", None, e).to_string(),
-                    },
-                    Ok(o) => {
-                        let state = o
-                            .reservations()
-                            .iter()
-                            .flat_map(|r| r.instances())
-                            .find_map(|i| {
-                                i.state()
-                                    .and_then(|s| s.name())
-                                    .map(|n| n.as_str().to_string())
-                            })
-                            .unwrap_or_else(|| "not found".into());
-                        ProbeResult {
-                            what,
-                            healthy: state == "running",
-                            detail: state,
-                        }
-                    }
-                }
+                let what = format!(
+                    "EC2 instance {}",
+                    state.output(instance_output).unwrap_or_default()
+                );
+                (what, self.probe_ec2_instance(state, instance_output).await)
             }
+        };
+        let (healthy, detail) = verdict.unwrap_or_else(|detail| (false, detail));
+        ProbeResult {
+            what: what.trim_end().to_string(),
+            healthy,
+            detail,
         }
+    }
+
+    /// Probes answer `Ok((healthy, detail))`, or `Err(detail)` when they cannot tell.
+    fn output<'s>(state: &'s StackState, key: &str) -> Result<&'s str, String> {
+        state
+            .output(key)
+            .ok_or_else(|| format!("stack output {key} is missing"))
+    }
+
+    fn call_err<E, R>(&self, op: &str, e: aws_sdk_cloudformation::error::SdkError<E, R>) -> String
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + crate::aws::HttpStatus,
+    {
+        crate::aws::aws_err(op, self.clients.endpoint_url.as_deref(), e).to_string()
+    }
+
+    async fn probe_ecs_cluster(
+        &self,
+        state: &StackState,
+        output: &str,
+        capacity: &EcsCapacity,
+    ) -> Result<(bool, String), String> {
+        let name = Self::output(state, output)?;
+        let out = self
+            .clients
+            .ecs
+            .describe_clusters()
+            .clusters(name)
+            .send()
+            .await
+            .map_err(|e| self.call_err("DescribeClusters", e))?;
+        let c = out.clusters().first().ok_or("not found")?;
+        let status = c.status().unwrap_or_default().to_string();
+        Ok(match capacity {
+            EcsCapacity::Ec2 { min_instances } => {
+                let n = c.registered_container_instances_count();
+                (
+                    status == "ACTIVE" && n >= *min_instances as i32,
+                    format!("{status}, {n} of {min_instances} container instances registered"),
+                )
+            }
+            EcsCapacity::Fargate => {
+                let cps = c.capacity_providers().join(", ");
+                let cps = if cps.is_empty() {
+                    "(default)".to_string()
+                } else {
+                    cps
+                };
+                (
+                    status == "ACTIVE",
+                    format!("{status}, Fargate capacity providers: {cps}"),
+                )
+            }
+        })
+    }
+
+    async fn probe_ecs_service(
+        &self,
+        state: &StackState,
+        cluster: &str,
+        service: &str,
+    ) -> Result<(bool, String), String> {
+        let (cluster, service) = (Self::output(state, cluster)?, Self::output(state, service)?);
+        let out = self
+            .clients
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+            .map_err(|e| self.call_err("DescribeServices", e))?;
+        let s = out.services().first().ok_or("not found")?;
+        Ok((
+            s.running_count() == s.desired_count(),
+            format!(
+                "{} of {} tasks running",
+                s.running_count(),
+                s.desired_count()
+            ),
+        ))
+    }
+
+    async fn probe_rds_cluster(
+        &self,
+        state: &StackState,
+        output: &str,
+        members: u32,
+    ) -> Result<(bool, String), String> {
+        let id = Self::output(state, output)?;
+        let out = self
+            .clients
+            .rds
+            .describe_db_clusters()
+            .db_cluster_identifier(id)
+            .send()
+            .await
+            .map_err(|e| self.call_err("DescribeDBClusters", e))?;
+        let c = out.db_clusters().first().ok_or("not found")?;
+        let status = c.status().unwrap_or_default();
+        let n = c.db_cluster_members().len();
+        Ok((
+            status == "available" && n >= members as usize,
+            format!("{status}, {n} of {members} instances"),
+        ))
+    }
+
+    async fn probe_ec2_instance(
+        &self,
+        state: &StackState,
+        output: &str,
+    ) -> Result<(bool, String), String> {
+        let id = Self::output(state, output)?;
+        let out = self
+            .clients
+            .ec2
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(|e| self.call_err("DescribeInstances", e))?;
+        let state = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find_map(|i| {
+                i.state()
+                    .and_then(|s| s.name())
+                    .map(|n| n.as_str().to_string())
+            })
+            .ok_or("not found")?;
+        Ok((state == "running", state))
     }
 
     /// Outputs of every planned stack that exists: stack → (key, value).

@@ -220,25 +220,7 @@ pub fn create_stack(aws: &LocalAws, name: &str) -> Result<()> {
 /// How many (non-default) VPCs have this CIDR.
 pub fn vpcs_with_cidr(aws: &LocalAws, cidr: &str) -> Result<usize> {
     let rt = runtime()?;
-    rt.block_on(async {
-        let api = Api::new(aws).await;
-        let out = api
-            .ec2
-            .describe_vpcs()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("cidr-block")
-                    .values(cidr)
-                    .build(),
-            )
-            .send()
-            .await?;
-        Ok(out
-            .vpcs()
-            .iter()
-            .filter(|v| !v.is_default().unwrap_or(false))
-            .count())
-    })
+    rt.block_on(async { Ok(Api::new(aws).await.vpc_ids(cidr).await?.len()) })
 }
 
 /// A parameter's type and decrypted value.
@@ -491,7 +473,8 @@ impl Api {
             .collect())
     }
 
-    async fn vpc_for(&self, cidr: &str) -> Result<Option<String>> {
+    /// The non-default VPCs with this CIDR.
+    async fn vpc_ids(&self, cidr: &str) -> Result<Vec<String>> {
         let out = self
             .ec2
             .describe_vpcs()
@@ -503,13 +486,20 @@ impl Api {
             )
             .send()
             .await?;
-        let vpcs: Vec<_> = out
+        Ok(out
             .vpcs()
             .iter()
             .filter(|v| !v.is_default().unwrap_or(false))
-            .collect();
+            .filter_map(|v| v.vpc_id())
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// The one VPC with this CIDR, if any.
+    async fn vpc_for(&self, cidr: &str) -> Result<Option<String>> {
+        let vpcs = self.vpc_ids(cidr).await?;
         ensure!(vpcs.len() <= 1, "{} VPCs with CIDR {cidr}", vpcs.len());
-        Ok(vpcs.first().and_then(|v| v.vpc_id()).map(str::to_string))
+        Ok(vpcs.into_iter().next())
     }
 
     /// Checks, through the service APIs, what the riglet promises.

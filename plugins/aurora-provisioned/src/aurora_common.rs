@@ -214,15 +214,6 @@ pub(crate) fn validate(f: &Flavour, settings: &Settings) -> Vec<Issue> {
     issues
 }
 
-fn invalid(f: &Flavour, env: &str, issues: &[Issue]) -> PluginError {
-    let list: Vec<String> = issues.iter().map(Issue::to_string).collect();
-    PluginError::InvalidInput(format!(
-        "the settings of database backend `{}` for {env} are not valid: {}",
-        f.id,
-        list.join("; ")
-    ))
-}
-
 /// The SSM path of the master password: `<ssm_prefix>/env/<env>/db/DB_MASTER_PASSWORD`.
 pub(crate) fn master_password_path(req: &EnvRequest) -> String {
     format!(
@@ -234,10 +225,7 @@ pub(crate) fn master_password_path(req: &EnvRequest) -> String {
 /// Plans the one stack of a flavour, refusing invalid settings.
 pub(crate) fn plan(f: &Flavour, req: &EnvRequest) -> Result<Vec<StackPlan>, PluginError> {
     let env = req.environment.name.as_str();
-    let issues = validate(f, &req.settings);
-    if !issues.is_empty() {
-        return Err(invalid(f, env, &issues));
-    }
+    settings::refuse_invalid(Role::Database, f.id, env, &validate(f, &req.settings))?;
     let s = AuroraSettings::resolve(&req.settings, &req.environment, &req.riglet.project);
     if !req.settings.contains_key("database_name") {
         if let Err(why) = database_name(&s.database_name) {
@@ -245,7 +233,7 @@ pub(crate) fn plan(f: &Flavour, req: &EnvRequest) -> Result<Vec<StackPlan>, Plug
                 "database_name",
                 format!("the default taken from the project: {why}; set database_name"),
             );
-            return Err(invalid(f, env, &[issue]));
+            settings::refuse_invalid(Role::Database, f.id, env, &[issue])?;
         }
     }
     let password_path = master_password_path(req);

@@ -112,14 +112,7 @@ impl Backend for CouchDb {
 impl Database for CouchDb {
     fn plan_database(&self, req: &EnvRequest) -> Result<Vec<StackPlan>, PluginError> {
         let env = req.environment.name.as_str();
-        let found = self.validate(&req.settings);
-        if !found.is_empty() {
-            let list: Vec<String> = found.iter().map(Issue::to_string).collect();
-            return Err(PluginError::InvalidInput(format!(
-                "the settings of database backend `{ID}` for {env} are not valid: {}",
-                list.join("; ")
-            )));
-        }
+        settings::refuse_invalid(Role::Database, ID, env, &self.validate(&req.settings))?;
         let names = RigletNames::new(&req.riglet.owner, &req.riglet.project, &req.riglet.region);
         let bucket = names.bucket(BACKUP_BUCKET_KIND, Some(env));
         validate_bucket_name(&bucket).map_err(|e| {

@@ -198,14 +198,7 @@ impl Backend for EcsEc2 {
 impl Compute for EcsEc2 {
     fn plan_compute(&self, req: &EnvRequest) -> Result<Vec<StackPlan>, PluginError> {
         let env = req.environment.name.as_str();
-        let found = issues(&req.settings, Some(env));
-        if !found.is_empty() {
-            let list: Vec<String> = found.iter().map(Issue::to_string).collect();
-            return Err(PluginError::InvalidInput(format!(
-                "the settings of compute backend `{ID}` for {env} are not valid: {}",
-                list.join("; ")
-            )));
-        }
+        settings::refuse_invalid(Role::Compute, ID, env, &issues(&req.settings, Some(env)))?;
         let s = EcsEc2Settings::resolve(&req.settings, env);
         let parameters = BTreeMap::from([
             ("Environment".to_string(), env.to_string()),

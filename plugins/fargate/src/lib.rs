@@ -65,14 +65,7 @@ impl Backend for Fargate {
 impl Compute for Fargate {
     fn plan_compute(&self, req: &EnvRequest) -> Result<Vec<StackPlan>, PluginError> {
         let env = req.environment.name.as_str();
-        let found = self.validate(&req.settings);
-        if !found.is_empty() {
-            let list: Vec<String> = found.iter().map(Issue::to_string).collect();
-            return Err(PluginError::InvalidInput(format!(
-                "the settings of compute backend `{ID}` for {env} are not valid: {}",
-                list.join("; ")
-            )));
-        }
+        settings::refuse_invalid(Role::Compute, ID, env, &self.validate(&req.settings))?;
         let spot_weight = settings::int(&req.settings, "spot_weight", 0);
         let parameters = BTreeMap::from([
             ("Environment".to_string(), env.to_string()),
