@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rig_core::{EcsCapacity, HealthProbe};
 use serde::Serialize;
@@ -203,28 +203,6 @@ impl Engine {
             .collect()
     }
 
-    /// Stores missing secrets: from `RIG_SECRET_*` variables or the prompt.
-    async fn ensure_secrets(
-        &self,
-        plan: &RigletPlan,
-        prompt: Option<&dyn Prompt>,
-    ) -> Result<Vec<String>, EngineError> {
-        let mut stored = Vec::new();
-        for req in &plan.secrets {
-            if self.clients.parameter_exists(&req.ssm_path).await? {
-                continue;
-            }
-            let value = secrets::obtain(req, prompt)?;
-            self.clients.put_secret(&req.ssm_path, &value).await?;
-            self.reporter.step(&format!(
-                "stored secret {} as SecureString at {}",
-                req.name, req.ssm_path
-            ));
-            stored.push(req.ssm_path.clone());
-        }
-        Ok(stored)
-    }
-
     /// Creates or updates the whole riglet.
     pub async fn up(
         &self,
@@ -232,23 +210,22 @@ impl Engine {
         prompt: Option<&dyn Prompt>,
     ) -> Result<UpReport, EngineError> {
         let mut report = UpReport::default();
-        // Secrets are checked first: a missing one fails before anything else is created.
-        let missing: Vec<_> = {
-            let mut m = Vec::new();
-            for req in &plan.secrets {
-                if !self.clients.parameter_exists(&req.ssm_path).await? {
-                    m.push(req.clone());
-                }
-            }
-            m
-        };
-        for req in &missing {
-            if prompt.is_none() {
-                // Fail before any change when a secret cannot be had.
-                secrets::obtain(req, None)?;
+        // Every missing secret is obtained (from RIG_SECRET_* or the prompt) before anything is
+        // stored or created, so one that cannot be had changes nothing.
+        let mut values = Vec::new();
+        for req in &plan.secrets {
+            if !self.clients.parameter_exists(&req.ssm_path).await? {
+                values.push((req, secrets::obtain(req, prompt)?));
             }
         }
-        report.secrets_stored = self.ensure_secrets(plan, prompt).await?;
+        for (req, value) in values {
+            self.clients.put_secret(&req.ssm_path, &value).await?;
+            self.reporter.step(&format!(
+                "stored secret {} as SecureString at {}",
+                req.name, req.ssm_path
+            ));
+            report.secrets_stored.push(req.ssm_path.clone());
+        }
         for (name, value) in &plan.parameters {
             if self.clients.ensure_parameter(name, value).await? != Touch::Unchanged {
                 self.reporter.step(&format!("parameter {name} = {value}"));
@@ -426,7 +403,12 @@ impl Engine {
                             missing_deps.push(d.clone());
                         }
                     }
-                    if missing_deps.is_empty() && report.secrets_to_store.is_empty() {
+                    let secrets_missing = s
+                        .plan
+                        .secrets
+                        .iter()
+                        .any(|x| report.secrets_to_store.contains(&x.ssm_path));
+                    if missing_deps.is_empty() && !secrets_missing {
                         match st.prepare(&input, state.as_ref()).await? {
                             Prepared::Unchanged => line("unchanged", vec![], None),
                             Prepared::Ready {
@@ -1101,9 +1083,6 @@ pub fn template_resources(body: &str) -> Vec<ResourceChange> {
     }
     out
 }
-
-/// Waits this long at most for a stack left in progress by someone else (kept for reference).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(90 * 60);
 
 #[cfg(test)]
 mod tests {

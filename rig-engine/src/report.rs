@@ -1,8 +1,6 @@
 //! Progress reporting. The engine tells a [`Reporter`] what happens; the CLI decides how it
 //! looks. Progress goes to stderr, never stdout (stdout is for data).
 
-use std::sync::Mutex;
-
 /// Receives progress from the engine. Implementations must be cheap and thread-safe.
 pub trait Reporter: Send + Sync {
     /// A stack event line while waiting on `stack`.
@@ -26,26 +24,5 @@ impl Reporter for StderrReporter {
     }
     fn step(&self, msg: &str) {
         eprintln!("{msg}");
-    }
-}
-
-/// Keeps every line, for tests.
-#[derive(Debug, Default)]
-pub struct MemoryReporter {
-    pub lines: Mutex<Vec<String>>,
-}
-
-impl Reporter for MemoryReporter {
-    fn event(&self, stack: &str, line: &str) {
-        self.lines
-            .lock()
-            .expect("reporter lock")
-            .push(format!("[{stack}] {line}"));
-    }
-    fn step(&self, msg: &str) {
-        self.lines
-            .lock()
-            .expect("reporter lock")
-            .push(msg.to_string());
     }
 }

@@ -316,3 +316,75 @@ fn ctrl_c_stops_waiting_and_a_rerun_converges_without_duplicates() {
     let plan = rig.output(&["plan"]).unwrap();
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan).0);
 }
+
+#[test]
+fn plan_shows_what_up_would_change_and_leaves_nothing_behind() {
+    let (aws, dir, cert) = setup("fargate", "none");
+    let bin = rig_binary();
+    let config = dir.path().join("rig.toml");
+    let rig = Rig {
+        bin: &bin,
+        config: config.clone(),
+        aws: &aws,
+    };
+
+    // A fresh riglet: the foundation through a real change set, its dependents from the template.
+    let out = rig.output(&["plan", "--env", "staging"]).unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "changes → exit 2\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("+ bucket rig-acme-shop-us-east-1-foundation-staging"),
+        "{stdout}"
+    );
+    let foundation = stdout
+        .lines()
+        .find(|l| l.starts_with("acme-shop-staging-foundation"))
+        .unwrap();
+    assert_eq!(
+        foundation.split_whitespace().collect::<Vec<_>>(),
+        ["acme-shop-staging-foundation", "create"]
+    );
+    assert!(
+        stdout.contains("+ add                  AWS::ElasticLoadBalancingV2::LoadBalancer"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("acme-shop-staging-compute-ecs                    create (from the template: acme-shop-staging-foundation not created yet)"), "{stdout}");
+    assert!(
+        rig_tests::matrix::describe_riglet(&aws, "acme-shop-staging-foundation").is_err(),
+        "plan must not leave a stack behind"
+    );
+    assert_eq!(
+        rig_tests::matrix::vpcs_with_cidr(&aws, "10.2.0.0/16").unwrap(),
+        0
+    );
+
+    // After up, switching the compute backend is an update of the compute stack only.
+    rig.ok(&["up", "--yes", "--env", "staging"]).unwrap();
+    std::fs::write(&config, config_text("shop", &cert, "ecs-ec2", "none")).unwrap();
+    let out = rig.output(&["plan", "--env", "staging"]).unwrap();
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("acme-shop-staging-foundation                     unchanged"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("acme-shop-staging-compute-ecs                    update"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+ add                  AWS::AutoScaling::AutoScalingGroup"),
+        "{stdout}"
+    );
+    // Nothing was executed: the compute stack is still the Fargate one.
+    let compute =
+        rig_tests::matrix::describe_riglet(&aws, "acme-shop-staging-compute-ecs").unwrap();
+    assert!(
+        !compute.contains("AWS::AutoScaling::AutoScalingGroup"),
+        "plan executed a change set"
+    );
+}
