@@ -336,6 +336,16 @@ async fn run(cli: Cli) -> Result<u8> {
                 std::fs::write(&pf, serde_json::to_string_pretty(&params)? + "\n")?;
                 written.push(serde_json::json!({"stack": s.plan.name, "env": s.env, "backend": s.backend, "template": t, "parameters": pf}));
             }
+            if p.riglet
+                .info
+                .domain_cert_arn
+                .contains(config::ACCOUNT_PLACEHOLDER)
+            {
+                eprintln!(
+                    "note: domain_cert is a certificate id, so DomainCertArn carries {} in place of the account id; `rig up` fills in the caller's account",
+                    config::ACCOUNT_PLACEHOLDER
+                );
+            }
             if g.json {
                 print_json(&written)?;
             } else {
