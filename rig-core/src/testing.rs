@@ -130,6 +130,16 @@ pub fn settings(value: serde_json::Value) -> Settings {
     }
 }
 
+/// What `backend.validate` says of these settings, each issue as the user reads it
+/// (`` `key`: message ``).
+pub fn validation_messages(backend: &dyn crate::Backend, value: serde_json::Value) -> Vec<String> {
+    backend
+        .validate(&settings(value))
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
 /// Calls a plugin's entry function (`rig_plugin_entry_v1`) and checks the table it returns:
 /// not null, [`ABI_VERSION`], and a `struct_size` that covers every field this crate knows.
 ///

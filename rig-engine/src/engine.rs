@@ -650,60 +650,45 @@ impl Engine {
     }
 
     async fn probe(&self, p: &HealthProbe, state: &StackState) -> ProbeResult {
-        let (what, verdict) = match p {
+        let (kind, named_by) = match p {
+            HealthProbe::EcsCluster { cluster_output, .. } => ("ECS cluster", cluster_output),
+            HealthProbe::EcsService { service_output, .. } => ("ECS service", service_output),
+            HealthProbe::RdsCluster { cluster_output, .. } => ("RDS cluster", cluster_output),
+            HealthProbe::Ec2Instance { instance_output } => ("EC2 instance", instance_output),
+        };
+        let verdict = match p {
             HealthProbe::EcsCluster {
                 cluster_output,
                 capacity,
             } => {
-                let what = format!(
-                    "ECS cluster {}",
-                    state.output(cluster_output).unwrap_or_default()
-                );
-                (
-                    what,
-                    self.probe_ecs_cluster(state, cluster_output, capacity)
-                        .await,
-                )
+                self.probe_ecs_cluster(state, cluster_output, capacity)
+                    .await
             }
             HealthProbe::EcsService {
                 cluster_output,
                 service_output,
             } => {
-                let what = format!(
-                    "ECS service {}",
-                    state.output(service_output).unwrap_or_default()
-                );
-                (
-                    what,
-                    self.probe_ecs_service(state, cluster_output, service_output)
-                        .await,
-                )
+                self.probe_ecs_service(state, cluster_output, service_output)
+                    .await
             }
             HealthProbe::RdsCluster {
                 cluster_output,
                 members,
             } => {
-                let what = format!(
-                    "RDS cluster {}",
-                    state.output(cluster_output).unwrap_or_default()
-                );
-                (
-                    what,
-                    self.probe_rds_cluster(state, cluster_output, *members)
-                        .await,
-                )
+                self.probe_rds_cluster(state, cluster_output, *members)
+                    .await
             }
             HealthProbe::Ec2Instance { instance_output } => {
-                let what = format!(
-                    "EC2 instance {}",
-                    state.output(instance_output).unwrap_or_default()
-                );
-                (what, self.probe_ec2_instance(state, instance_output).await)
+                self.probe_ec2_instance(state, instance_output).await
             }
         };
         let (healthy, detail) = verdict.unwrap_or_else(|detail| (false, detail));
+        let what = match state.output(named_by) {
+            Some(name) => format!("{kind} {name}"),
+            None => kind.to_string(),
+        };
         ProbeResult {
-            what: what.trim_end().to_string(),
+            what,
             healthy,
             detail,
         }

@@ -1,17 +1,14 @@
 //! The plugin host against real libraries: the broken fixtures of `tests/fixtures/broken-plugins`,
 //! the third-party example `examples/third-party-db`, and the workspace's own plugins when built.
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use rig_core::{
-    Backend, EnvRequest, EnvStackNames, EnvironmentSpec, NetworkCidrs, PluginError, RigletInfo,
-    Role, Settings, PROTOCOL_VERSION,
-};
+use rig_core::testing::{sample_env_request, settings};
+use rig_core::{Backend, EnvRequest, EnvStackNames, PluginError, Role, Settings, PROTOCOL_VERSION};
 use rig_engine::plugin::{
     plugin_file_name, DynamicPlugin, HostError, Origin, PluginHost, SearchEnv, SearchPath,
 };
@@ -94,45 +91,9 @@ fn host_over(dirs: &[&Path]) -> PluginHost {
     PluginHost::new(SearchPath::from_dirs(dirs.iter().map(|d| d.to_path_buf())))
 }
 
-fn settings(v: serde_json::Value) -> Settings {
-    v.as_object().expect("an object").clone()
-}
-
+/// The sample staging request of `rig_core::testing`, for the stack with this suffix.
 fn env_request(suffix: &str, settings: Settings) -> EnvRequest {
-    EnvRequest {
-        riglet: RigletInfo {
-            owner: "acme".into(),
-            project: "shop".into(),
-            region: "us-east-1".into(),
-            domain: "example.com".into(),
-            domain_cert_arn: "arn:aws:acm:us-east-1:123456789012:certificate/0000".into(),
-            key_name: None,
-            email: None,
-            ssm_prefix: "/acme/shop".into(),
-        },
-        environment: EnvironmentSpec {
-            name: "staging".into(),
-            cidrs: NetworkCidrs {
-                vpc: "10.2.0.0/16".into(),
-                public: ["10.2.0.0/24".into(), "10.2.1.0/24".into()],
-                private: ["10.2.10.0/24".into(), "10.2.11.0/24".into()],
-                database: ["10.2.20.0/24".into(), "10.2.21.0/24".into()],
-            },
-            production: false,
-        },
-        stacks: EnvStackNames {
-            foundation: "acme-shop-staging-foundation".into(),
-            compute: Some("acme-shop-staging-compute-ecs".into()),
-            database: Some("acme-shop-staging-db-postgres".into()),
-        },
-        stack_name: format!("acme-shop-staging-{suffix}"),
-        settings,
-        tags: BTreeMap::from([
-            ("Owner".to_string(), "acme".to_string()),
-            ("Project".to_string(), "shop".to_string()),
-            ("Environment".to_string(), "staging".to_string()),
-        ]),
-    }
+    sample_env_request("staging", suffix, settings)
 }
 
 fn err_of<T>(r: Result<T, HostError>) -> HostError {

@@ -143,40 +143,11 @@ rig_core::export_plugin!(database, RdsPostgres);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rig_core::{EnvStackNames, EnvironmentSpec, NetworkCidrs, RigletInfo};
+    use rig_core::testing::{sample_env_request, settings};
     use serde_json::json;
 
-    fn request(settings: serde_json::Value) -> EnvRequest {
-        EnvRequest {
-            riglet: RigletInfo {
-                owner: "acme".into(),
-                project: "shop".into(),
-                region: "us-east-1".into(),
-                domain: "example.com".into(),
-                domain_cert_arn: "arn:aws:acm:us-east-1:123456789012:certificate/abc".into(),
-                key_name: None,
-                email: None,
-                ssm_prefix: "/acme/shop".into(),
-            },
-            environment: EnvironmentSpec {
-                name: "staging".into(),
-                cidrs: NetworkCidrs {
-                    vpc: "10.2.0.0/16".into(),
-                    public: ["10.2.0.0/24".into(), "10.2.1.0/24".into()],
-                    private: ["10.2.10.0/24".into(), "10.2.11.0/24".into()],
-                    database: ["10.2.20.0/24".into(), "10.2.21.0/24".into()],
-                },
-                production: false,
-            },
-            stacks: EnvStackNames {
-                foundation: "acme-shop-staging-foundation".into(),
-                compute: Some("acme-shop-staging-compute-ecs".into()),
-                database: Some("acme-shop-staging-db-postgres".into()),
-            },
-            stack_name: "acme-shop-staging-db-postgres".into(),
-            settings: settings.as_object().cloned().unwrap_or_default(),
-            tags: BTreeMap::from([("Owner".to_string(), "acme".to_string())]),
-        }
+    fn request(v: serde_json::Value) -> EnvRequest {
+        sample_env_request("staging", "db-postgres", settings(v))
     }
 
     #[test]

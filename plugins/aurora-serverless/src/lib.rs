@@ -188,15 +188,11 @@ rig_core::export_plugin!(database, AuroraServerless);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rig_core::testing::{sample_env_request, settings};
+    use rig_core::testing::{sample_env_request, settings, validation_messages};
     use serde_json::json;
 
     fn messages(v: serde_json::Value) -> Vec<String> {
-        AuroraServerless
-            .validate(&settings(v))
-            .iter()
-            .map(Issue::to_string)
-            .collect()
+        validation_messages(&AuroraServerless, v)
     }
 
     fn one(v: serde_json::Value) -> String {

@@ -99,15 +99,11 @@ rig_core::export_plugin!(compute, Fargate);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rig_core::testing::{sample_env_request, settings};
+    use rig_core::testing::{sample_env_request, settings, validation_messages};
     use serde_json::json;
 
     fn messages(v: serde_json::Value) -> Vec<String> {
-        Fargate
-            .validate(&settings(v))
-            .iter()
-            .map(Issue::to_string)
-            .collect()
+        validation_messages(&Fargate, v)
     }
 
     #[test]
