@@ -2,6 +2,7 @@
 //!
 //! Data goes to stdout; progress, stack events and logs go to stderr.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,11 +13,12 @@ use clap::{Args, Parser, Subcommand};
 use rig_core::SecretRequirement;
 use rig_engine::aws::{AwsOptions, Clients};
 use rig_engine::config::{self, Overrides, Riglet};
-use rig_engine::engine::{Engine, EngineOptions, Outcome};
+use rig_engine::engine::{env_flag, orphan_note, Engine, EngineOptions, Outcome};
 use rig_engine::planner::{self, Backends, RigletPlan};
 use rig_engine::plugin::{PluginHost, SearchPath};
 use rig_engine::report::StderrReporter;
 use rig_engine::secrets::Prompt;
+use rig_engine::teardown::{Teardown, TeardownOptions};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -87,22 +89,31 @@ enum Command {
         /// Stacks deployed at the same time.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// After deploying, delete the riglet's live stacks the configuration no longer has
+        /// (a backend switched, an environment removed), after listing them and asking.
+        #[arg(long)]
+        prune: bool,
     },
     /// Show what `up` would change (change sets, deleted afterwards). Exit code 0: no changes, 2: changes.
     Plan {
         #[command(flatten)]
         select: Select,
     },
-    /// Delete the riglet (or the environments given with --env) in reverse order.
+    /// Delete the riglet (or the environments given with --env) in reverse dependency order:
+    /// only what carries this riglet's tags, listed before anything is deleted.
     Down {
         #[command(flatten)]
         select: Select,
         /// Also delete the stored secrets (database passwords, tokens).
         #[arg(long)]
         purge_secrets: bool,
-        /// Do not ask for confirmation.
+        /// Do not ask for confirmation (the list of what goes is still printed).
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Keep this resource when retrying a stack whose deletion failed (DELETE_FAILED):
+        /// STACK/LOGICAL_ID, e.g. acme-shop-qa-foundation/PrivateHostedZone (repeatable).
+        #[arg(long = "retain", value_name = "STACK/LOGICAL_ID")]
+        retain: Vec<String>,
     },
     /// Every stack's status and the health of its backend.
     Status {
@@ -361,6 +372,7 @@ async fn run(cli: Cli) -> Result<u8> {
             yes,
             replace_failed,
             concurrency,
+            prune,
         } => {
             let mut p = prepare(&g, &select)?;
             if !yes
@@ -417,6 +429,9 @@ async fn run(cli: Cli) -> Result<u8> {
                     println!("no changes: the riglet is up to date");
                 }
             }
+            for o in &report.orphans {
+                eprintln!("warning: {}: {}", o.name, orphan_note(o));
+            }
             if report.failed() {
                 let failed: Vec<_> = report
                     .stacks
@@ -430,7 +445,27 @@ async fn run(cli: Cli) -> Result<u8> {
                         s.error.clone().unwrap_or_default().replace('\n', "\n  ")
                     );
                 }
-                bail!("{} stack(s) failed; fix the cause and run `rig up` again (it resumes where it stopped)", failed.len());
+                bail!(
+                    "{} stack(s) failed and {} were not attempted; each failure above says what to do next",
+                    failed.len(),
+                    report
+                        .stacks
+                        .iter()
+                        .filter(|s| s.outcome == Outcome::Skipped)
+                        .count()
+                );
+            }
+            if prune && !report.orphans.is_empty() {
+                let t = engine
+                    .teardown_plan(
+                        &p.plan,
+                        TeardownOptions {
+                            purge_secrets: false,
+                            orphans_only: true,
+                        },
+                    )
+                    .await?;
+                return tear_down(&engine, &g, &t, yes, &BTreeMap::new(), "rig up --prune").await;
             }
             Ok(0)
         }
@@ -483,47 +518,26 @@ async fn run(cli: Cli) -> Result<u8> {
             select,
             purge_secrets,
             yes,
+            retain,
         } => {
             let mut p = prepare(&g, &select)?;
-            let full = select.envs.is_empty();
-            let what = if full {
-                format!("the whole riglet {}", p.riglet.names)
-            } else {
-                format!(
-                    "environments {} of {}",
-                    select.envs.join(", "),
-                    p.riglet.names
-                )
-            };
-            if !yes
-                && !confirm(&format!(
-                    "Delete {what}, its stacks and buckets{}?",
-                    if purge_secrets { " and secrets" } else { "" }
-                ))?
-            {
-                bail!("cancelled; nothing was deleted");
-            }
+            let retain = parse_retain(&retain)?;
             let engine = connect(&g, &mut p).await?;
-            let report = engine
-                .down(&p.plan, &p.riglet.env_names(), full, purge_secrets)
+            let t = engine
+                .teardown_plan(
+                    &p.plan,
+                    TeardownOptions {
+                        purge_secrets,
+                        orphans_only: false,
+                    },
+                )
                 .await?;
-            if g.json {
-                print_json(&report)?;
-            } else {
-                for s in &report.stacks_deleted {
-                    println!("deleted stack {s}");
-                }
-                for b in &report.buckets_deleted {
-                    println!("deleted bucket {b}");
-                }
-                for prm in &report.parameters_deleted {
-                    println!("deleted parameter {prm}");
+            for stack in retain.keys() {
+                if !t.stacks.iter().any(|s| &s.name == stack) {
+                    bail!("--retain {stack}/...: {stack} is not among the stacks this `rig down` deletes");
                 }
             }
-            if !report.errors.is_empty() {
-                bail!("rig down did not finish:\n  {}", report.errors.join("\n  "));
-            }
-            Ok(0)
+            tear_down(&engine, &g, &t, yes, &retain, "rig down").await
         }
         Command::Status { select } => {
             let mut p = prepare(&g, &select)?;
@@ -534,11 +548,16 @@ async fn run(cli: Cli) -> Result<u8> {
             } else {
                 for s in &report {
                     println!(
-                        "{:<48} {}{}",
+                        "{:<48} {}{}{}",
                         s.name,
                         s.status.as_deref().unwrap_or("NOT CREATED"),
                         if s.termination_protection {
                             " (protected)"
+                        } else {
+                            ""
+                        },
+                        if s.orphan {
+                            " (not in the configuration any more: `rig up --prune` or `rig down` deletes it)"
                         } else {
                             ""
                         }
@@ -579,7 +598,7 @@ async fn run(cli: Cli) -> Result<u8> {
 async fn protect(g: &Global, select: &Select, on: bool) -> Result<u8> {
     let mut p = prepare(g, select)?;
     let engine = connect(g, &mut p).await?;
-    let names = engine.protect(&p.plan, &p.riglet.env_names(), on).await?;
+    let names = engine.protect(&p.plan, on).await?;
     for n in &names {
         println!(
             "{n}: termination protection {}",
@@ -587,4 +606,110 @@ async fn protect(g: &Global, select: &Select, on: bool) -> Result<u8> {
         );
     }
     Ok(0)
+}
+
+/// `--retain STACK/LOGICAL_ID` values, grouped by stack.
+fn parse_retain(values: &[String]) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for v in values {
+        let Some((stack, id)) = v
+            .split_once('/')
+            .filter(|(s, i)| !s.is_empty() && !i.is_empty())
+        else {
+            bail!("--retain {v}: expected STACK/LOGICAL_ID, e.g. acme-shop-qa-foundation/PrivateHostedZone");
+        };
+        out.entry(stack.to_string())
+            .or_default()
+            .push(id.to_string());
+    }
+    Ok(out)
+}
+
+/// Lists what a teardown deletes, asks (unless `yes`), carries it out and reports.
+async fn tear_down(
+    engine: &Engine,
+    g: &Global,
+    t: &Teardown,
+    yes: bool,
+    retain: &BTreeMap<String, Vec<String>>,
+    command: &str,
+) -> Result<u8> {
+    for n in &t.notes {
+        eprintln!("{n}");
+    }
+    if t.is_empty() {
+        eprintln!("{command}: nothing of this riglet to delete");
+    } else {
+        eprintln!("{command} will delete:");
+        for line in t.listing() {
+            eprintln!("  {line}");
+        }
+    }
+    for s in &t.secrets_kept {
+        eprintln!("  (kept: secret {s}; --purge-secrets deletes it)");
+    }
+    if !t.is_empty() && !yes && !confirm("Delete all of the above?")? {
+        bail!("cancelled; nothing was deleted");
+    }
+    let report = engine.teardown(t, retain).await;
+    if g.json {
+        print_json(&report)?;
+    } else {
+        for s in &report.stacks_deleted {
+            println!("deleted stack {s}");
+        }
+        for b in &report.buckets_deleted {
+            println!("deleted bucket {b}");
+        }
+        for prm in &report.parameters_deleted {
+            println!("deleted parameter {prm}");
+        }
+    }
+    for k in &report.retained {
+        eprintln!(
+            "kept {} {}: retained by its stack's template (DeletionPolicy: Retain) or --retain, so it outlives the stack; delete it yourself once it is no longer needed",
+            k.resource_type,
+            k.physical_id.as_deref().unwrap_or(&k.logical_id)
+        );
+    }
+    if report.finished() {
+        return Ok(0);
+    }
+    let mut msg = vec![format!("{command} did not finish:")];
+    for f in &report.stacks_failed {
+        msg.push(format!("  {} could not be deleted:", f.name));
+        if f.resources.is_empty() {
+            msg.push(format!("    {}", f.error.replace('\n', "\n    ")));
+        }
+        for r in &f.resources {
+            msg.push(format!(
+                "    {} ({}) {}: {}",
+                r.logical_id, r.resource_type, r.status, r.reason
+            ));
+        }
+        msg.push(format!(
+            "    next: remove what blocks it, then run `rig down{}` again (it retries); to keep a resource instead, add --retain {}/LOGICAL_ID",
+            env_flag(f.env.as_deref()),
+            f.name
+        ));
+    }
+    for l in &report.stacks_left {
+        msg.push(format!("  {} was left in place: {}", l.name, l.because));
+    }
+    if !report.buckets_left.is_empty() {
+        msg.push(format!(
+            "  buckets kept while stacks using them remain: {}",
+            report.buckets_left.join(", ")
+        ));
+    }
+    if !report.parameters_left.is_empty() {
+        msg.push(format!(
+            "  parameters kept until every stack is gone: {}",
+            report.parameters_left.join(", ")
+        ));
+    }
+    for e in &report.errors {
+        msg.push(format!("  {e}"));
+    }
+    bail!("{}", msg.join("\n"))
 }

@@ -161,6 +161,8 @@ pub struct Riglet {
     pub plugin_paths: Vec<PathBuf>,
     /// Pipelines; empty when `--env` selects part of the riglet (pipelines span environments).
     pub pipelines: Vec<PipelineSpec>,
+    /// No `--env` narrowed it: the whole riglet (every environment and the pipelines).
+    pub whole: bool,
     /// The folder holding the config file (the project folder; `.rig/plugins` lives there).
     pub project_dir: PathBuf,
     pub config_path: PathBuf,
@@ -541,10 +543,9 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
     if problems.is_empty() {
         // Every name the riglet will use must be valid before any AWS call.
         for env in &envs {
-            for n in [
-                names.foundation_stack(&env.name),
-                names.env_stack(&env.name, "compute-ecs"),
-            ] {
+            // Names of the built-in foundation; backends' own names are checked by the planner
+            // (and by the backend itself) for the backends actually selected.
+            for n in [names.foundation_stack(&env.name)] {
                 if let Err(e) = names::validate_stack_name(&n) {
                     problems.push(format!(
                         "`owner`/`project`/`environments.{}`: {e}",
@@ -552,7 +553,7 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
                     ));
                 }
             }
-            for kind in ["foundation", "compute-ecs", "db-couch-backup", "app"] {
+            for kind in ["foundation", "app"] {
                 if let Err(e) = names::validate_bucket_name(&names.bucket(kind, Some(&env.name))) {
                     problems.push(format!(
                         "`owner`/`project`/`region`/`environments.{}`: {e}",
@@ -593,6 +594,7 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
         database,
         plugin_paths,
         pipelines,
+        whole: ov.environments.is_empty(),
         project_dir: dir,
         config_path: path.to_path_buf(),
     })

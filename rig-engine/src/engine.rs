@@ -15,7 +15,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::aws::{AwsError, Clients};
+use crate::ownership::{NotOwned, Verdict};
 use crate::planner::{PlannedStack, RigletPlan};
+use crate::record::{adoption_note, LiveStack, OrphanReport, Record};
 use crate::report::Reporter;
 use crate::secrets::{self, Prompt, SecretError};
 use crate::stack::{
@@ -54,6 +56,8 @@ pub enum EngineError {
     Stack(#[from] StackError),
     #[error("refusing to delete: termination protection is on for {}\n  hint: run `rig unprotect` first", .0.join(", "))]
     Protected(Vec<String>),
+    #[error("refusing to act: {} resource(s) with the names this riglet uses are not this riglet's, and nothing was changed:\n{}\n  hint: rig only changes or deletes what carries this riglet's tags; give this riglet another owner or project, or remove or rename the other resource", .0.len(), .0.iter().map(|n| format!("  - {n}")).collect::<Vec<_>>().join("\n"))]
+    NotOwned(Vec<NotOwned>),
 }
 
 /// What happened to one stack.
@@ -91,6 +95,8 @@ pub struct UpReport {
     pub parameters_written: Vec<String>,
     pub secrets_stored: Vec<String>,
     pub templates_uploaded: usize,
+    /// Live stacks of the riglet the configuration no longer has (kept unless `--prune`).
+    pub orphans: Vec<OrphanReport>,
 }
 
 impl UpReport {
@@ -115,7 +121,9 @@ impl UpReport {
 pub struct StackPlanReport {
     pub name: String,
     pub env: Option<String>,
-    /// `create`, `update`, `unchanged`, `replace` (a failed stack), `wait` (in progress).
+    /// `create`, `update`, `unchanged`, `replace` (a failed stack), `wait` (in progress),
+    /// `blocked` (DELETE_FAILED: a `rig down` did not finish), `orphan` (live, not in the
+    /// configuration any more: `rig up --prune` or `rig down` deletes it).
     pub action: String,
     pub changes: Vec<ResourceChange>,
     pub note: Option<String>,
@@ -155,16 +163,9 @@ pub struct StackStatusReport {
     /// `None`: the stack does not exist.
     pub status: Option<String>,
     pub termination_protection: bool,
+    /// Live, but not in the configuration any more (a backend switched, an environment removed).
+    pub orphan: bool,
     pub probes: Vec<ProbeResult>,
-}
-
-/// The result of `down`.
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct DownReport {
-    pub stacks_deleted: Vec<String>,
-    pub buckets_deleted: Vec<String>,
-    pub parameters_deleted: Vec<String>,
-    pub errors: Vec<String>,
 }
 
 /// The engine: clients, a reporter and options.
@@ -185,12 +186,113 @@ impl Engine {
         }
     }
 
-    fn stacks(&self) -> Stacks<'_> {
+    pub(crate) fn stacks(&self) -> Stacks<'_> {
         Stacks {
             clients: &self.clients,
             reporter: self.reporter.as_ref(),
             backoff: self.options.backoff,
         }
+    }
+
+    /// The riglet's record for `plan`: every live stack, sorted into planned, adopted, orphan
+    /// and foreign (one paginated DescribeStacks).
+    pub async fn record(&self, plan: &RigletPlan) -> Result<Record, EngineError> {
+        Ok(Record::survey(plan, self.stacks().list_all().await?))
+    }
+
+    /// What each orphan holds (its resources), for `plan` and `up` to show.
+    async fn orphan_reports(&self, record: &Record) -> Result<Vec<OrphanReport>, EngineError> {
+        let mut out = Vec::new();
+        for o in record.orphans() {
+            out.push(self.orphan_report(o).await?);
+        }
+        Ok(out)
+    }
+
+    async fn orphan_report(&self, o: &LiveStack) -> Result<OrphanReport, EngineError> {
+        let holds = self
+            .stacks()
+            .resources(o.name())
+            .await?
+            .into_iter()
+            .map(|r| format!("{} {}", r.resource_type, r.logical_id))
+            .collect();
+        Ok(OrphanReport {
+            name: o.name().to_string(),
+            env: o.env.clone(),
+            role: o.role.clone(),
+            backend: o.backend.clone(),
+            status: o.state.status.clone(),
+            holds,
+        })
+    }
+
+    /// Checks the plan's buckets and parameters against their tags before `up` or `plan`
+    /// changes anything: refusals go to `refused`, adoptions to `notes`.
+    async fn survey_store(
+        &self,
+        plan: &RigletPlan,
+        refused: &mut Vec<NotOwned>,
+        notes: &mut Vec<String>,
+    ) -> Result<StoreSurvey, EngineError> {
+        let names = &plan.names;
+        let mut survey = StoreSurvey::default();
+        for b in &plan.buckets {
+            let tags = self.clients.bucket_tags(&b.name).await?;
+            if let Some(t) = &tags {
+                let expected = b.expected(names);
+                match expected.check(t) {
+                    Verdict::Owned => {}
+                    Verdict::Legacy => notes.push(adoption_note("bucket", &b.name, &expected.role)),
+                    Verdict::Foreign => refused.push(NotOwned {
+                        kind: "bucket".into(),
+                        name: b.name.clone(),
+                        expected,
+                        found: t.clone(),
+                    }),
+                }
+            }
+            survey.buckets.push(tags);
+        }
+        let wanted: Vec<String> = plan
+            .parameters
+            .keys()
+            .cloned()
+            .chain(plan.secrets.iter().map(|s| s.requirement.ssm_path.clone()))
+            .collect();
+        survey.values = self.clients.parameter_values(&wanted).await?;
+        let tagged: BTreeMap<String, bool> = self
+            .clients
+            .tagged_parameters(&names.owner, &names.project, None)
+            .await?
+            .into_iter()
+            .collect();
+        for name in survey.values.keys() {
+            if tagged.contains_key(name) {
+                continue;
+            }
+            let expected = plan
+                .secrets
+                .iter()
+                .find(|s| &s.requirement.ssm_path == name)
+                .map(|s| s.expected(names))
+                .unwrap_or_else(|| plan.parameter_owner());
+            let tags = self.clients.parameter_tags(name).await?;
+            match expected.check(&tags) {
+                Verdict::Owned => {}
+                Verdict::Legacy => {
+                    notes.push(adoption_note("parameter", name, &expected.role));
+                    survey.untagged.push((name.clone(), expected.tags()));
+                }
+                Verdict::Foreign => refused.push(NotOwned {
+                    kind: "parameter".into(),
+                    name: name.clone(),
+                    expected,
+                    found: tags,
+                }),
+            }
+        }
+        Ok(survey)
     }
 
     /// Stacks being changed right now (for the message after an interruption).
@@ -210,39 +312,65 @@ impl Engine {
         prompt: Option<&dyn Prompt>,
     ) -> Result<UpReport, EngineError> {
         let mut report = UpReport::default();
+        // Ownership first: anything with a planned name but another riglet's tags stops the run
+        // before any change.
+        let record = self.record(plan).await?;
+        let mut refused = record.foreign.clone();
+        let mut notes = record.adoption_notes();
+        let store = self.survey_store(plan, &mut refused, &mut notes).await?;
+        if !refused.is_empty() {
+            return Err(EngineError::NotOwned(refused));
+        }
+        for n in &notes {
+            self.reporter.step(n);
+        }
         // Every missing secret is obtained (from RIG_SECRET_* or the prompt) before anything is
         // stored or created, so one that cannot be had changes nothing.
         let mut values = Vec::new();
-        for req in &plan.secrets {
-            if !self.clients.parameter_exists(&req.ssm_path).await? {
-                values.push((req, secrets::obtain(req, prompt)?));
+        for s in &plan.secrets {
+            if !store.values.contains_key(&s.requirement.ssm_path) {
+                values.push((s, secrets::obtain(&s.requirement, prompt)?));
             }
         }
-        for (req, value) in values {
-            self.clients.put_secret(&req.ssm_path, &value).await?;
+        for (s, value) in values {
+            let path = &s.requirement.ssm_path;
+            let tags = s.expected(&plan.names).tags();
+            self.clients
+                .put_parameter(path, &value, true, false, &tags)
+                .await?;
             self.reporter.step(&format!(
-                "stored secret {} as SecureString at {}",
-                req.name, req.ssm_path
+                "stored secret {} as SecureString at {path}",
+                s.requirement.name
             ));
-            report.secrets_stored.push(req.ssm_path.clone());
+            report.secrets_stored.push(path.clone());
         }
+        let owner = plan.parameter_owner().tags();
         for (name, value) in &plan.parameters {
-            if self.clients.ensure_parameter(name, value).await? != Touch::Unchanged {
+            let current = store.values.get(name);
+            if current != Some(value) {
+                self.clients
+                    .put_parameter(name, value, false, current.is_some(), &owner)
+                    .await?;
                 self.reporter.step(&format!("parameter {name} = {value}"));
                 report.parameters_written.push(name.clone());
             }
         }
-        let tags: BTreeMap<String, String> = [
-            ("Owner".to_string(), plan.names.owner.clone()),
-            ("Project".to_string(), plan.names.project.clone()),
-        ]
-        .into();
-        for b in &plan.buckets {
-            if self.clients.ensure_bucket(b, &tags).await? == Touch::Created {
-                self.reporter.step(&format!("created bucket {b}"));
-                report.buckets_created.push(b.clone());
+        for (name, tags) in &store.untagged {
+            self.clients.tag_parameter(name, tags).await?;
+        }
+        for (b, current) in plan.buckets.iter().zip(&store.buckets) {
+            let tags = b.expected(&plan.names).tags();
+            if self
+                .clients
+                .ensure_bucket(&b.name, &tags, current.as_ref())
+                .await?
+                == Touch::Created
+            {
+                self.reporter.step(&format!("created bucket {}", b.name));
+                report.buckets_created.push(b.name.clone());
             }
         }
+        report.orphans = self.orphan_reports(&record).await?;
         report.stacks = self.deploy_graph(plan).await;
         report.templates_uploaded = report.stacks.iter().filter(|s| s.template_uploaded).count();
         Ok(report)
@@ -318,46 +446,39 @@ impl Engine {
             .collect()
     }
 
-    /// Shows what `up` would change, through change sets that are deleted afterwards.
+    /// Shows what `up` would change, through change sets that are deleted afterwards, and the
+    /// riglet's orphans. Errors with [`EngineError::NotOwned`] where `up` would refuse.
     pub async fn plan(&self, plan: &RigletPlan) -> Result<PlanReport, EngineError> {
         let mut report = PlanReport::default();
-        for req in &plan.secrets {
-            if !self.clients.parameter_exists(&req.ssm_path).await? {
-                report.secrets_to_store.push(req.ssm_path.clone());
+        let record = self.record(plan).await?;
+        let mut refused = record.foreign.clone();
+        let mut notes = record.adoption_notes();
+        let store = self.survey_store(plan, &mut refused, &mut notes).await?;
+        if !refused.is_empty() {
+            return Err(EngineError::NotOwned(refused));
+        }
+        for n in &notes {
+            self.reporter.step(n);
+        }
+        for s in &plan.secrets {
+            if !store.values.contains_key(&s.requirement.ssm_path) {
+                report.secrets_to_store.push(s.requirement.ssm_path.clone());
             }
         }
         for (name, value) in &plan.parameters {
-            let current = self
-                .clients
-                .ssm
-                .get_parameter()
-                .name(name)
-                .send()
-                .await
-                .ok();
-            let current =
-                current.and_then(|o| o.parameter().and_then(|p| p.value().map(str::to_string)));
-            if current.as_deref() != Some(value.as_str()) {
+            if store.values.get(name) != Some(value) {
                 report.parameters_to_write.push(name.clone());
             }
         }
-        for b in &plan.buckets {
-            if self
-                .clients
-                .s3
-                .head_bucket()
-                .bucket(b)
-                .send()
-                .await
-                .is_err()
-            {
-                report.buckets_to_create.push(b.clone());
+        for (b, current) in plan.buckets.iter().zip(&store.buckets) {
+            if current.is_none() {
+                report.buckets_to_create.push(b.name.clone());
             }
         }
         let st = self.stacks();
         for s in &plan.stacks {
             let name = s.plan.name.as_str();
-            let state = st.describe(name).await?;
+            let state = record.state(name).cloned();
             let input = stack_input(s, TemplateSource::Body(&s.plan.template_body));
             let line = |action: &str, changes: Vec<ResourceChange>, note: Option<String>| {
                 StackPlanReport {
@@ -373,6 +494,14 @@ impl Engine {
                     "wait",
                     vec![],
                     Some(format!("{} — rig up waits for it first", x.status)),
+                ),
+                Some(x) if x.delete_failed() => line(
+                    "blocked",
+                    vec![],
+                    Some(format!(
+                        "DELETE_FAILED: a `rig down` did not finish; run `rig down{}` to finish it first",
+                        env_flag(s.env.as_deref())
+                    )),
                 ),
                 Some(x) if x.failed_create() => line(
                     "replace",
@@ -393,16 +522,17 @@ impl Engine {
                     }
                 }
                 _ => {
-                    let mut missing_deps = Vec::new();
-                    for d in &s.plan.depends_on {
-                        if st
-                            .describe(d)
-                            .await?
-                            .is_none_or(|x| x.status == "REVIEW_IN_PROGRESS")
-                        {
-                            missing_deps.push(d.clone());
-                        }
-                    }
+                    let missing_deps: Vec<String> = s
+                        .plan
+                        .depends_on
+                        .iter()
+                        .filter(|d| {
+                            record
+                                .state(d)
+                                .is_none_or(|x| x.status == "REVIEW_IN_PROGRESS")
+                        })
+                        .cloned()
+                        .collect();
                     let secrets_missing = s
                         .plan
                         .secrets
@@ -437,186 +567,36 @@ impl Engine {
             };
             report.stacks.push(entry);
         }
+        for o in self.orphan_reports(&record).await? {
+            report.stacks.push(StackPlanReport {
+                note: Some(orphan_note(&o)),
+                name: o.name,
+                env: o.env,
+                action: "orphan".into(),
+                changes: vec![],
+            });
+        }
         Ok(report)
     }
 
-    /// The riglet's live stacks for `envs` (and pipelines when `include_pipelines`).
-    pub async fn live_stacks(
-        &self,
-        plan: &RigletPlan,
-        envs: &[String],
-        include_pipelines: bool,
-    ) -> Result<Vec<String>, EngineError> {
+    /// Turns termination protection on or off for every live stack of the riglet within the
+    /// plan's scope (planned ones by exact name, orphans by exact tags), after checking that
+    /// each is this riglet's.
+    pub async fn protect(&self, plan: &RigletPlan, on: bool) -> Result<Vec<String>, EngineError> {
+        let record = self.record(plan).await?;
+        if !record.foreign.is_empty() {
+            return Err(EngineError::NotOwned(record.foreign));
+        }
         let st = self.stacks();
         let mut names = Vec::new();
-        for e in envs {
-            names.extend(
-                st.list_with_prefix(&format!("{}-{e}-", plan.names.prefix()))
-                    .await?,
-            );
-        }
-        if include_pipelines {
-            names.extend(
-                st.list_with_prefix(&format!("{}-build-", plan.names.prefix()))
-                    .await?,
-            );
-        }
-        names.sort();
-        names.dedup();
-        Ok(names)
-    }
-
-    /// Turns termination protection on or off for every live stack of the riglet.
-    pub async fn protect(
-        &self,
-        plan: &RigletPlan,
-        envs: &[String],
-        on: bool,
-    ) -> Result<Vec<String>, EngineError> {
-        let names = self.live_stacks(plan, envs, true).await?;
-        let st = self.stacks();
-        for n in &names {
-            st.set_protection(n, on).await?;
+        for s in &record.stacks {
+            st.set_protection(s.name(), on).await?;
+            names.push(s.name().to_string());
         }
         Ok(names)
     }
 
-    /// Deletes the riglet's stacks for `envs` in reverse dependency order, then its buckets and
-    /// (for a full teardown) its parameters; secrets only with `purge_secrets`.
-    pub async fn down(
-        &self,
-        plan: &RigletPlan,
-        envs: &[String],
-        full: bool,
-        purge_secrets: bool,
-    ) -> Result<DownReport, EngineError> {
-        let mut report = DownReport::default();
-        let st = self.stacks();
-        let live = self.live_stacks(plan, envs, full).await?;
-        let mut states = Vec::new();
-        for n in &live {
-            if let Some(s) = st.describe(n).await? {
-                states.push(s);
-            }
-        }
-        let protected: Vec<String> = states
-            .iter()
-            .filter(|s| s.termination_protection)
-            .map(|s| s.name.clone())
-            .collect();
-        if !protected.is_empty() {
-            return Err(EngineError::Protected(protected));
-        }
-        // Buckets of these environments; emptied first so stacks that own one can delete it.
-        let n = &plan.names;
-        let bucket_prefix = format!("rig-{}-{}-{}-", n.owner, n.project, n.region);
-        let mut buckets: Vec<String> = self
-            .clients
-            .buckets_with_prefix(&bucket_prefix)
-            .await?
-            .into_iter()
-            .filter(|b| {
-                envs.iter().any(|e| b.ends_with(&format!("-{e}")))
-                    || (full && *b == n.bucket("build", None))
-            })
-            .collect();
-        buckets.sort();
-        for b in &buckets {
-            self.clients.purge_bucket(b).await?;
-        }
-        // Database stacks protected by a DeletionProtection parameter are switched off first.
-        for s in &states {
-            if s.parameter("DeletionProtection") == Some("true") {
-                if let Some(p) = plan.stack(&s.name) {
-                    self.reporter.step(&format!(
-                        "{}: turning deletion protection off before deleting",
-                        s.name
-                    ));
-                    let mut input = stack_input(p, TemplateSource::Body(&p.plan.template_body));
-                    for (k, v) in input.parameters.iter_mut() {
-                        if k == "DeletionProtection" {
-                            *v = "false".into();
-                        }
-                    }
-                    if let Prepared::Ready { change_set, .. } = st.prepare(&input, Some(s)).await? {
-                        st.execute(&s.name, &change_set).await?;
-                    }
-                } else {
-                    report.errors.push(format!(
-                        "{}: deletion protection is on and the stack is not in this configuration; set DeletionProtection=false on it, then run `rig down` again",
-                        s.name
-                    ));
-                }
-            }
-        }
-        // Tiers: apps, then everything but foundations, then foundations.
-        let tier = |name: &str| {
-            if name.contains("-app-") {
-                0
-            } else if name.ends_with("-foundation") {
-                2
-            } else {
-                1
-            }
-        };
-        for t in 0..3 {
-            let mut set = JoinSet::new();
-            for s in states.iter().filter(|s| tier(&s.name) == t) {
-                let name = s.name.clone();
-                let ctx = self.ctx();
-                self.reporter.step(&format!("{name}: deleting"));
-                set.spawn(async move {
-                    let st = ctx.stacks();
-                    let r = st.delete(&name).await;
-                    (name, r)
-                });
-            }
-            let mut failed = false;
-            while let Some(j) = set.join_next().await {
-                match j {
-                    Ok((name, Ok(()))) => {
-                        self.reporter.step(&format!("{name}: deleted"));
-                        report.stacks_deleted.push(name);
-                    }
-                    Ok((name, Err(e))) => {
-                        failed = true;
-                        report.errors.push(format!("{name}: {e}"));
-                    }
-                    Err(e) => report
-                        .errors
-                        .push(format!("a delete task ended abnormally: {e}")),
-                }
-            }
-            if failed {
-                report.errors.push("stopped before deleting the stacks the failed ones depend on; fix the cause and run `rig down` again".into());
-                return Ok(report);
-            }
-        }
-        for b in &buckets {
-            self.clients.delete_bucket(b).await?;
-            self.reporter.step(&format!("deleted bucket {b}"));
-            report.buckets_deleted.push(b.clone());
-        }
-        let prefix = n.ssm_prefix();
-        for (name, secure) in self.clients.parameters_under(&prefix).await? {
-            let in_envs = envs
-                .iter()
-                .any(|e| name.starts_with(&format!("{}/", n.ssm_env_prefix(e))));
-            let delete = if secure {
-                purge_secrets && (full || in_envs)
-            } else {
-                full || in_envs
-            };
-            if delete {
-                self.clients.delete_parameter(&name).await?;
-                report.parameters_deleted.push(name);
-            }
-        }
-        report.stacks_deleted.sort();
-        Ok(report)
-    }
-
-    fn ctx(&self) -> Ctx {
+    pub(crate) fn ctx(&self) -> Ctx {
         Ctx {
             clients: self.clients.clone(),
             reporter: self.reporter.clone(),
@@ -626,14 +606,14 @@ impl Engine {
         }
     }
 
-    /// Every planned stack's status and health.
+    /// Every planned stack's status and health, then the riglet's orphans, from the record.
     pub async fn status(&self, plan: &RigletPlan) -> Result<Vec<StackStatusReport>, EngineError> {
-        let st = self.stacks();
+        let record = self.record(plan).await?;
         let mut out = Vec::new();
         for s in &plan.stacks {
-            let state = st.describe(&s.plan.name).await?;
+            let state = record.state(&s.plan.name);
             let mut probes = Vec::new();
-            if let Some(state) = state.as_ref().filter(|x| !x.in_progress()) {
+            if let Some(state) = state.filter(|x| !x.in_progress()) {
                 for p in &s.plan.probes {
                     probes.push(self.probe(p, state).await);
                 }
@@ -641,9 +621,20 @@ impl Engine {
             out.push(StackStatusReport {
                 name: s.plan.name.clone(),
                 env: s.env.clone(),
-                status: state.as_ref().map(|x| x.status.clone()),
-                termination_protection: state.as_ref().is_some_and(|x| x.termination_protection),
+                status: state.map(|x| x.status.clone()),
+                termination_protection: state.is_some_and(|x| x.termination_protection),
+                orphan: false,
                 probes,
+            });
+        }
+        for o in record.orphans() {
+            out.push(StackStatusReport {
+                name: o.name().to_string(),
+                env: o.env.clone(),
+                status: Some(o.state.status.clone()),
+                termination_protection: o.state.termination_protection,
+                orphan: true,
+                probes: vec![],
             });
         }
         Ok(out)
@@ -827,24 +818,66 @@ impl Engine {
         Ok((state == "running", state))
     }
 
-    /// Outputs of every planned stack that exists: stack → (key, value).
+    /// Outputs of every live stack of the riglet in the plan's scope (planned, adopted and
+    /// orphan): stack → (key, value).
     pub async fn outputs(
         &self,
         plan: &RigletPlan,
     ) -> Result<BTreeMap<String, BTreeMap<String, String>>, EngineError> {
-        let st = self.stacks();
-        let mut out = BTreeMap::new();
-        for s in &plan.stacks {
-            if let Some(state) = st.describe(&s.plan.name).await? {
-                out.insert(s.plan.name.clone(), state.outputs.into_iter().collect());
-            }
-        }
-        Ok(out)
+        let record = self.record(plan).await?;
+        Ok(record
+            .stacks
+            .into_iter()
+            .map(|s| (s.state.name, s.state.outputs.into_iter().collect()))
+            .collect())
     }
 }
 
+/// ` --env E` for a hint, or nothing for a riglet-wide stack.
+pub fn env_flag(env: Option<&str>) -> String {
+    env.map(|e| format!(" --env {e}")).unwrap_or_default()
+}
+
+/// What `plan` and `up` say of an orphan.
+pub fn orphan_note(o: &OrphanReport) -> String {
+    let mut note = format!(
+        "live, but the configuration no longer has it ({} stack{}{}); it holds {} resource(s){}",
+        o.role,
+        o.backend
+            .as_ref()
+            .map(|b| format!(" of backend {b}"))
+            .unwrap_or_default(),
+        o.env
+            .as_ref()
+            .map(|e| format!(", environment {e}"))
+            .unwrap_or_default(),
+        o.holds.len(),
+        if o.holds.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", o.holds.join(", "))
+        }
+    );
+    if o.role == "database" {
+        note.push_str("; its data stays in this stack until it is pruned");
+    }
+    note.push_str("; `rig up --prune` or `rig down` deletes it, after confirmation");
+    note
+}
+
+/// The plan's buckets and parameters as they are live.
+#[derive(Debug, Default)]
+struct StoreSurvey {
+    /// Per planned bucket (same order): its tags, `None` when it does not exist.
+    buckets: Vec<Option<BTreeMap<String, String>>>,
+    /// The planned parameters and secrets that exist (secrets: not decrypted).
+    values: BTreeMap<String, String>,
+    /// Untagged ones made by an earlier rig, adopted: (name, the tags to add).
+    untagged: Vec<(String, BTreeMap<String, String>)>,
+}
+
 /// What a deploy task owns.
-struct Ctx {
+pub(crate) struct Ctx {
     clients: Clients,
     reporter: Arc<dyn Reporter>,
     options: EngineOptions,
@@ -879,7 +912,7 @@ fn stack_input<'a>(s: &'a PlannedStack, template: TemplateSource<'a>) -> StackIn
 }
 
 impl Ctx {
-    fn stacks(&self) -> Stacks<'_> {
+    pub(crate) fn stacks(&self) -> Stacks<'_> {
         Stacks {
             clients: &self.clients,
             reporter: self.reporter.as_ref(),
@@ -955,6 +988,21 @@ impl Ctx {
             let _ = st.wait(name, seen).await;
             state = st.describe(name).await?;
         }
+        if let Some(x) = state.as_ref().filter(|x| x.delete_failed()) {
+            return Err(StackError::Failed {
+                stack: name.to_string(),
+                status: x.status.clone(),
+                reasons: vec![
+                    "a `rig down` did not finish deleting it, so it cannot be updated".into(),
+                    format!(
+                        "run `rig down{}` first: it retries the deletion and says what blocks it; then `rig up` creates it again",
+                        env_flag(s.env.as_deref())
+                    ),
+                ],
+                resources: vec![],
+            }
+            .into());
+        }
         if let Some(x) = state.as_ref().filter(|x| x.failed_create()) {
             if !self.options.replace_failed {
                 let reason = x.reason.clone().unwrap_or_default();
@@ -972,6 +1020,7 @@ impl Ctx {
                         ),
                         "run `rig up --replace-failed` to delete and re-create it".into(),
                     ],
+                    resources: vec![],
                 }
                 .into());
             }
@@ -991,6 +1040,7 @@ impl Ctx {
                 stack: name.to_string(),
                 status: x.status.clone(),
                 reasons: vec!["continue the rollback (aws cloudformation continue-update-rollback), then run `rig up` again".into()],
+                resources: vec![],
             }
             .into());
         }

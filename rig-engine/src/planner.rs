@@ -12,6 +12,7 @@ use rig_core::{
 
 use crate::builtin::{CodePipeline, StandardFoundation};
 use crate::config::Riglet;
+use crate::ownership::{self, Expected};
 use crate::plugin::{HostError, PluginHost};
 
 /// The backends a riglet uses, built in or loaded.
@@ -80,7 +81,44 @@ pub struct PlannedStack {
     pub suffix: String,
     /// The bucket its template is uploaded to.
     pub template_bucket: String,
+    /// Its plan; `plan.tags` carry the ownership tags (see [`crate::ownership`]).
     pub plan: StackPlan,
+}
+
+impl PlannedStack {
+    /// Who the live stack must belong to.
+    pub fn expected(&self, names: &RigletNames) -> Expected {
+        Expected::new(names, self.env.as_deref(), self.plan.role.as_str())
+    }
+}
+
+/// A bucket rig creates itself (a template bucket), with what it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedBucket {
+    pub name: String,
+    pub env: Option<String>,
+    /// The role of the stacks whose templates it holds.
+    pub role: Role,
+}
+
+impl PlannedBucket {
+    pub fn expected(&self, names: &RigletNames) -> Expected {
+        Expected::new(names, self.env.as_deref(), self.role.as_str())
+    }
+}
+
+/// A secret the stacks reference, with the environment and role of the first stack needing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedSecret {
+    pub requirement: SecretRequirement,
+    pub env: Option<String>,
+    pub role: Role,
+}
+
+impl PlannedSecret {
+    pub fn expected(&self, names: &RigletNames) -> Expected {
+        Expected::new(names, self.env.as_deref(), self.role.as_str())
+    }
 }
 
 /// Everything `rig up` deploys, in dependency order.
@@ -89,16 +127,42 @@ pub struct RigletPlan {
     pub names: RigletNames,
     pub stacks: Vec<PlannedStack>,
     /// Buckets rig creates before any stack (template buckets).
-    pub buckets: Vec<String>,
-    /// Plain (non-secret) SSM parameters rig keeps for the riglet.
+    pub buckets: Vec<PlannedBucket>,
+    /// Plain (non-secret) SSM parameters rig keeps for the riglet (role `foundation`, no
+    /// environment).
     pub parameters: BTreeMap<String, String>,
     /// Secrets the stacks reference, in first-needed order.
-    pub secrets: Vec<SecretRequirement>,
+    pub secrets: Vec<PlannedSecret>,
+    /// The environments planned (all of the config's, or those `--env` selected).
+    pub environments: Vec<String>,
+    /// No `--env` narrowed the plan: it is the whole riglet, pipelines included.
+    pub whole: bool,
 }
+
+/// Role of the riglet-wide parameters (domain, certificate, key pair, e-mail).
+pub const PARAMETER_ROLE: Role = Role::Foundation;
 
 impl RigletPlan {
     pub fn stack(&self, name: &str) -> Option<&PlannedStack> {
         self.stacks.iter().find(|s| s.plan.name == name)
+    }
+
+    /// Whether a live resource of environment `env` (`None`: riglet-wide) is within what this
+    /// plan covers.
+    pub fn covers(&self, env: Option<&str>) -> bool {
+        self.whole || env.is_some_and(|e| self.environments.iter().any(|x| x == e))
+    }
+
+    /// Who the riglet-wide parameters must belong to.
+    pub fn parameter_owner(&self) -> Expected {
+        Expected::new(&self.names, None, PARAMETER_ROLE.as_str())
+    }
+
+    /// SSM parameters earlier versions of rig kept, removed by a whole teardown when they are
+    /// this riglet's (exact names).
+    pub fn legacy_parameters(&self) -> Vec<String> {
+        let p = self.names.ssm_prefix();
+        vec![format!("{p}/compute/BACKEND"), format!("{p}/db/BACKEND")]
     }
 }
 
@@ -169,7 +233,7 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
     }
 
     let mut stacks = Vec::new();
-    let mut buckets = BTreeSet::new();
+    let mut buckets: BTreeMap<String, PlannedBucket> = BTreeMap::new();
     for env in &riglet.environments {
         let stack_names = EnvStackNames {
             foundation: names.foundation_stack(&env.name),
@@ -204,7 +268,14 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
                 })?;
                 let bucket = names.bucket(suffix, Some(&env.name));
                 names::validate_bucket_name(&bucket)?;
-                buckets.insert(bucket.clone());
+                buckets.insert(
+                    bucket.clone(),
+                    PlannedBucket {
+                        name: bucket.clone(),
+                        env: Some(env.name.clone()),
+                        role,
+                    },
+                );
                 for plan in plans {
                     stacks.push(PlannedStack {
                         env: Some(env.name.clone()),
@@ -261,7 +332,14 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
         let p = backends.pipeline.manifest();
         let build_bucket = names.bucket("build", None);
         names::validate_bucket_name(&build_bucket)?;
-        buckets.insert(build_bucket.clone());
+        buckets.insert(
+            build_bucket.clone(),
+            PlannedBucket {
+                name: build_bucket.clone(),
+                env: None,
+                role: Role::Pipeline,
+            },
+        );
         let environments: Vec<(String, EnvStackNames)> = riglet
             .environments
             .iter()
@@ -338,7 +416,18 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
             problem: "two stacks share a name".into(),
         });
     }
-    let mut secrets: Vec<SecretRequirement> = Vec::new();
+    let mut secrets: Vec<PlannedSecret> = Vec::new();
+    for s in &mut stacks {
+        // Ownership tags are set here, whatever the backend returned, so a backend can neither
+        // forget nor forge them.
+        let mut tags = s.expected(names).tags();
+        tags.insert(ownership::BACKEND.to_string(), s.backend.clone());
+        tags.insert(
+            ownership::TEMPLATE_BUCKET.to_string(),
+            s.template_bucket.clone(),
+        );
+        s.plan.tags.extend(tags);
+    }
     for s in &stacks {
         let bad = |problem: String| PlanError::BadPlan {
             role: s.plan.role,
@@ -362,8 +451,15 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
         }
         for sec in &s.plan.secrets {
             names::validate_ssm_path(&sec.ssm_path).map_err(|e| bad(e.to_string()))?;
-            if !secrets.iter().any(|x| x.ssm_path == sec.ssm_path) {
-                secrets.push(sec.clone());
+            if !secrets
+                .iter()
+                .any(|x| x.requirement.ssm_path == sec.ssm_path)
+            {
+                secrets.push(PlannedSecret {
+                    requirement: sec.clone(),
+                    env: s.env.clone(),
+                    role: s.plan.role,
+                });
             }
         }
     }
@@ -388,18 +484,6 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
     if let Some(e) = &riglet.info.email {
         parameters.insert(format!("{prefix}/EMAIL_ADDRESS"), e.clone());
     }
-    parameters.insert(
-        format!("{prefix}/compute/BACKEND"),
-        riglet.compute.id.clone(),
-    );
-    parameters.insert(
-        format!("{prefix}/db/BACKEND"),
-        riglet
-            .database
-            .as_ref()
-            .map(|d| d.id.clone())
-            .unwrap_or_else(|| "none".into()),
-    );
     for p in parameters.keys() {
         names::validate_ssm_path(p)?;
     }
@@ -407,9 +491,11 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
     Ok(RigletPlan {
         names: names.clone(),
         stacks,
-        buckets: buckets.into_iter().collect(),
+        buckets: buckets.into_values().collect(),
         parameters,
         secrets,
+        environments: riglet.env_names(),
+        whole: riglet.whole,
     })
 }
 

@@ -3,12 +3,12 @@
 //! Every create and update goes through a change set. An empty change set — in any of the
 //! shapes AWS (and stand-ins) produce — means "unchanged" and is deleted.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::types::{
     Capability as CfnCapability, ChangeAction, ChangeSetStatus, ChangeSetType, Parameter,
-    Replacement, StackStatus, Tag,
+    Replacement, Tag,
 };
 
 use crate::aws::{aws_err, AwsError, Clients};
@@ -18,11 +18,17 @@ use crate::report::Reporter;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackState {
     pub name: String,
+    /// The stack id (ARN): still answers after the stack is deleted.
+    pub id: String,
     pub status: String,
     pub reason: Option<String>,
     pub outputs: Vec<(String, String)>,
     pub parameters: Vec<(String, String)>,
     pub termination_protection: bool,
+    /// The stack's tags (what ownership is verified against).
+    pub tags: BTreeMap<String, String>,
+    /// The capabilities it was deployed with (`CAPABILITY_NAMED_IAM`, ...).
+    pub capabilities: Vec<String>,
 }
 
 impl StackState {
@@ -42,6 +48,10 @@ impl StackState {
     pub fn in_progress(&self) -> bool {
         self.status.ends_with("_IN_PROGRESS") && self.status != "REVIEW_IN_PROGRESS"
     }
+    /// A stack whose deletion failed (a `rig down` that did not finish).
+    pub fn delete_failed(&self) -> bool {
+        self.status == "DELETE_FAILED"
+    }
     /// A stack whose creation failed and that can only be deleted.
     pub fn failed_create(&self) -> bool {
         matches!(
@@ -49,6 +59,26 @@ impl StackState {
             "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED"
         )
     }
+}
+
+/// A resource's notable event: its create, update or delete failed (`*_FAILED`), or its
+/// deletion was skipped because the template retains it (`DELETE_SKIPPED`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResourceEvent {
+    pub logical_id: String,
+    pub resource_type: String,
+    /// The physical id (bucket name, repository name, ...), when the event carries one.
+    pub physical_id: Option<String>,
+    pub status: String,
+    pub reason: String,
+}
+
+/// One resource of a live stack.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StackResource {
+    pub resource_type: String,
+    pub logical_id: String,
+    pub physical_id: String,
 }
 
 /// What a change set would do to one resource.
@@ -106,6 +136,8 @@ pub enum StackError {
         stack: String,
         status: String,
         reasons: Vec<String>,
+        /// The resources whose operation failed, from the stack's events.
+        resources: Vec<ResourceEvent>,
     },
     #[error("change set for stack {stack} failed: {reason}")]
     ChangeSetFailed { stack: String, reason: String },
@@ -163,6 +195,14 @@ fn is_missing(e: &AwsError) -> bool {
     e.code() == Some("ValidationError") && e.message().contains("does not exist")
 }
 
+/// A change set name unique enough for one stack: `rig-<milliseconds since the epoch>`.
+fn chrono_millis() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default()
+}
+
 fn no_changes(reason: &str) -> bool {
     let r = reason.to_ascii_lowercase();
     r.contains("didn't contain changes")
@@ -194,39 +234,36 @@ impl Stacks<'_> {
         let Some(s) = out.stacks().first() else {
             return Ok(None);
         };
-        let status = s
-            .stack_status()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default();
-        if status == "DELETE_COMPLETE" {
-            return Ok(None);
+        Ok(state_of(s).filter(|s| s.status != "DELETE_COMPLETE"))
+    }
+
+    /// Every live stack in the account and region (DescribeStacks without a name, paginated),
+    /// with its tags: what ownership is decided from. Deleted stacks are left out.
+    pub async fn list_all(&self) -> Result<Vec<StackState>, AwsError> {
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .clients
+                .cfn
+                .describe_stacks()
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| aws_err("DescribeStacks", self.ep(), e))?;
+            all.extend(
+                out.stacks()
+                    .iter()
+                    .filter_map(state_of)
+                    .filter(|s| s.status != "DELETE_COMPLETE"),
+            );
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
         }
-        Ok(Some(StackState {
-            name: name.to_string(),
-            status,
-            reason: s.stack_status_reason().map(str::to_string),
-            outputs: s
-                .outputs()
-                .iter()
-                .map(|o| {
-                    (
-                        o.output_key().unwrap_or_default().to_string(),
-                        o.output_value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect(),
-            parameters: s
-                .parameters()
-                .iter()
-                .map(|p| {
-                    (
-                        p.parameter_key().unwrap_or_default().to_string(),
-                        p.parameter_value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect(),
-            termination_protection: s.enable_termination_protection().unwrap_or(false),
-        }))
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
     }
 
     /// Creates a change set for `input` and waits until it is ready; an empty one is deleted.
@@ -244,13 +281,7 @@ impl Stacks<'_> {
             // Left behind by an interrupted run or a `rig plan`: drop its stale change sets.
             self.delete_change_sets(&s.name).await?;
         }
-        let cs_name = format!(
-            "rig-{}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
-        );
+        let cs_name = format!("rig-{}", chrono_millis());
         let mut req = self
             .clients
             .cfn
@@ -287,7 +318,17 @@ impl Stacks<'_> {
             }
             return Err(e.into());
         }
-        // Wait for the change set.
+        self.await_change_set(input.name, &cs_name, kind).await
+    }
+
+    /// Waits until a change set is ready. An empty one (any of AWS's shapes) is deleted and
+    /// answers `Unchanged`; a failed one is deleted (with its never-executed stack, for a create).
+    async fn await_change_set(
+        &self,
+        stack: &str,
+        cs_name: &str,
+        kind: ChangeKind,
+    ) -> Result<Prepared, StackError> {
         let start = Instant::now();
         let mut delay = self.backoff.initial;
         loop {
@@ -295,8 +336,8 @@ impl Stacks<'_> {
                 .clients
                 .cfn
                 .describe_change_set()
-                .stack_name(input.name)
-                .change_set_name(&cs_name)
+                .stack_name(stack)
+                .change_set_name(cs_name)
                 .send()
                 .await
                 .map_err(|e| aws_err("DescribeChangeSet", self.ep(), e))?;
@@ -310,8 +351,8 @@ impl Stacks<'_> {
                             .clients
                             .cfn
                             .describe_change_set()
-                            .stack_name(input.name)
-                            .change_set_name(&cs_name)
+                            .stack_name(stack)
+                            .change_set_name(cs_name)
                             .next_token(t)
                             .send()
                             .await
@@ -320,36 +361,33 @@ impl Stacks<'_> {
                         token = more.next_token().map(str::to_string);
                     }
                     if changes.is_empty() && kind == ChangeKind::Update {
-                        self.delete_change_set(input.name, &cs_name).await?;
+                        self.delete_change_set(stack, cs_name).await?;
                         return Ok(Prepared::Unchanged);
                     }
                     return Ok(Prepared::Ready {
-                        change_set: cs_name,
+                        change_set: cs_name.to_string(),
                         kind,
                         changes,
                     });
                 }
                 Some(ChangeSetStatus::Failed) => {
                     let reason = d.status_reason().unwrap_or("no reason given").to_string();
-                    self.delete_change_set(input.name, &cs_name).await?;
+                    self.delete_change_set(stack, cs_name).await?;
                     if no_changes(&reason) {
                         return Ok(Prepared::Unchanged);
                     }
                     if kind == ChangeKind::Create {
-                        self.delete_review_stack(input.name).await?;
+                        self.delete_review_stack(stack).await?;
                     }
                     return Err(StackError::ChangeSetFailed {
-                        stack: input.name.to_string(),
+                        stack: stack.to_string(),
                         reason,
                     });
                 }
                 _ => {}
             }
             if start.elapsed() > self.backoff.timeout {
-                return Err(StackError::Timeout(
-                    self.backoff.timeout,
-                    input.name.to_string(),
-                ));
+                return Err(StackError::Timeout(self.backoff.timeout, stack.to_string()));
             }
             tokio::time::sleep(delay).await;
             delay = self.backoff.next(delay);
@@ -450,19 +488,23 @@ impl Stacks<'_> {
     ) -> Result<StackState, StackError> {
         let start = Instant::now();
         let mut delay = self.backoff.initial;
-        let mut failures: Vec<String> = Vec::new();
+        let mut failures: Vec<ResourceEvent> = Vec::new();
         loop {
             let state = self.describe(stack).await?;
-            self.stream_events(stack, &mut seen, &mut failures).await?;
+            self.stream_events(stack, stack, &mut seen, &mut failures)
+                .await?;
             match state {
                 None => {
                     return Ok(StackState {
                         name: stack.to_string(),
+                        id: String::new(),
                         status: "DELETE_COMPLETE".into(),
                         reason: None,
                         outputs: vec![],
                         parameters: vec![],
                         termination_protection: false,
+                        tags: BTreeMap::new(),
+                        capabilities: vec![],
                     })
                 }
                 // Right after ExecuteChangeSet a new stack may still read REVIEW_IN_PROGRESS.
@@ -477,14 +519,7 @@ impl Stacks<'_> {
                     if ok {
                         return Ok(s);
                     }
-                    if failures.is_empty() {
-                        failures.extend(s.reason.clone());
-                    }
-                    return Err(StackError::Failed {
-                        stack: stack.to_string(),
-                        status: s.status,
-                        reasons: failures,
-                    });
+                    return Err(failed(s, failures));
                 }
                 Some(_) => {}
             }
@@ -496,17 +531,19 @@ impl Stacks<'_> {
         }
     }
 
+    /// Streams the stack's new events; `key` is its name, or its id once it may be deleted.
     async fn stream_events(
         &self,
         stack: &str,
+        key: &str,
         seen: &mut HashSet<String>,
-        failures: &mut Vec<String>,
+        failures: &mut Vec<ResourceEvent>,
     ) -> Result<(), AwsError> {
         let out = match self
             .clients
             .cfn
             .describe_stack_events()
-            .stack_name(stack)
+            .stack_name(key)
             .send()
             .await
         {
@@ -538,13 +575,21 @@ impl Stacks<'_> {
                 }
             );
             self.reporter.event(stack, &line);
-            if status.ends_with("_FAILED") && !reason.is_empty() {
-                failures.push(format!(
-                    "{} {}: {}",
-                    e.logical_resource_id().unwrap_or_default(),
-                    status,
-                    reason
-                ));
+            let logical_id = e.logical_resource_id().unwrap_or_default();
+            // The stack's own line (its logical id is its name) only repeats its resources'.
+            let notable =
+                (status.ends_with("_FAILED") && !reason.is_empty()) || status == "DELETE_SKIPPED";
+            if notable && logical_id != stack {
+                failures.push(ResourceEvent {
+                    logical_id: logical_id.to_string(),
+                    resource_type: e.resource_type().unwrap_or_default().to_string(),
+                    physical_id: e
+                        .physical_resource_id()
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_string),
+                    status: status.to_string(),
+                    reason: reason.to_string(),
+                });
             }
         }
         Ok(())
@@ -552,11 +597,28 @@ impl Stacks<'_> {
 
     /// Deletes a stack and waits for it to be gone.
     pub async fn delete(&self, stack: &str) -> Result<(), StackError> {
+        self.delete_retaining(stack, &[]).await.map(|_| ())
+    }
+
+    /// Deletes a stack, keeping the named resources (`RetainResources`, which AWS accepts only
+    /// for a stack in DELETE_FAILED), and waits for it to be gone. Returns the resources whose
+    /// deletion was skipped (retained by the template's `DeletionPolicy` or by `retain`).
+    pub async fn delete_retaining(
+        &self,
+        stack: &str,
+        retain: &[String],
+    ) -> Result<Vec<ResourceEvent>, StackError> {
         let since = self.latest_event_ids(stack).await?;
+        // Events are read by id: by name they are gone with the stack.
+        let key = match self.describe(stack).await? {
+            Some(s) if !s.id.is_empty() => s.id,
+            _ => stack.to_string(),
+        };
         self.clients
             .cfn
             .delete_stack()
             .stack_name(stack)
+            .set_retain_resources((!retain.is_empty()).then(|| retain.to_vec()))
             .send()
             .await
             .map_err(|e| aws_err("DeleteStack", self.ep(), e))?;
@@ -566,19 +628,14 @@ impl Stacks<'_> {
         let mut failures = Vec::new();
         loop {
             let state = self.describe(stack).await?;
-            self.stream_events(stack, &mut seen, &mut failures).await?;
+            self.stream_events(stack, &key, &mut seen, &mut failures)
+                .await?;
             match state {
-                None => return Ok(()),
-                Some(s) if s.status == "DELETE_FAILED" => {
-                    if failures.is_empty() {
-                        failures.extend(s.reason.clone());
-                    }
-                    return Err(StackError::Failed {
-                        stack: stack.into(),
-                        status: s.status,
-                        reasons: failures,
-                    });
+                None => {
+                    failures.retain(|r| r.status == "DELETE_SKIPPED");
+                    return Ok(failures);
                 }
+                Some(s) if s.status == "DELETE_FAILED" => return Err(failed(s, failures)),
                 _ => {}
             }
             if start.elapsed() > self.backoff.timeout {
@@ -602,37 +659,149 @@ impl Stacks<'_> {
         Ok(())
     }
 
-    /// Names of the live stacks (not deleted) whose names start with `prefix`.
-    pub async fn list_with_prefix(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
-        let mut names = Vec::new();
+    /// The resources of a stack (ListStackResources, paginated): (type, logical id, physical id).
+    pub async fn resources(&self, stack: &str) -> Result<Vec<StackResource>, AwsError> {
+        let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let out = self
+            let page = match self
                 .clients
                 .cfn
-                .list_stacks()
+                .list_stack_resources()
+                .stack_name(stack)
                 .set_next_token(token.clone())
                 .send()
                 .await
-                .map_err(|e| aws_err("ListStacks", self.ep(), e))?;
-            for s in out.stack_summaries() {
-                let live = s
-                    .stack_status()
-                    .is_some_and(|st| *st != StackStatus::DeleteComplete);
-                if let Some(n) = s.stack_name() {
-                    if live && n.starts_with(prefix) && !names.iter().any(|x| x == n) {
-                        names.push(n.to_string());
-                    }
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    let e = aws_err("ListStackResources", self.ep(), e);
+                    return if is_missing(&e) { Ok(out) } else { Err(e) };
                 }
+            };
+            for r in page.stack_resource_summaries() {
+                out.push(StackResource {
+                    resource_type: r.resource_type().unwrap_or_default().to_string(),
+                    logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
+                    physical_id: r.physical_resource_id().unwrap_or_default().to_string(),
+                });
             }
-            token = out.next_token().map(str::to_string);
+            token = page.next_token().map(str::to_string);
             if token.is_none() {
-                break;
+                return Ok(out);
             }
         }
-        names.sort();
-        Ok(names)
     }
+
+    /// Changes some parameters of a live stack, keeping its deployed template and every other
+    /// parameter (`UsePreviousTemplate`, `UsePreviousValue`), through a change set; waits for it.
+    /// Used to switch a backend's own guard (e.g. deletion protection) off before deleting.
+    pub async fn set_parameters(
+        &self,
+        state: &StackState,
+        changed: &[(String, String)],
+    ) -> Result<(), StackError> {
+        let cs_name = format!("rig-{}", chrono_millis());
+        let mut req = self
+            .clients
+            .cfn
+            .create_change_set()
+            .stack_name(&state.name)
+            .change_set_name(&cs_name)
+            .change_set_type(ChangeSetType::Update)
+            .use_previous_template(true)
+            .description("rig");
+        for (k, _) in &state.parameters {
+            let p = match changed.iter().find(|(c, _)| c == k) {
+                Some((_, v)) => Parameter::builder().parameter_key(k).parameter_value(v),
+                None => Parameter::builder()
+                    .parameter_key(k)
+                    .use_previous_value(true),
+            };
+            req = req.parameters(p.build());
+        }
+        for (k, v) in &state.tags {
+            req = req.tags(Tag::builder().key(k).value(v).build());
+        }
+        for c in &state.capabilities {
+            req = req.capabilities(CfnCapability::from(c.as_str()));
+        }
+        req.send()
+            .await
+            .map_err(|e| aws_err("CreateChangeSet", self.ep(), e))?;
+        match self
+            .await_change_set(&state.name, &cs_name, ChangeKind::Update)
+            .await?
+        {
+            Prepared::Unchanged => Ok(()),
+            Prepared::Ready { change_set, .. } => {
+                self.execute(&state.name, &change_set).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The error for a stack that ended in a failed state, with the resources that explain it.
+fn failed(s: StackState, mut resources: Vec<ResourceEvent>) -> StackError {
+    resources.retain(|r| r.status != "DELETE_SKIPPED");
+    let mut reasons: Vec<String> = resources
+        .iter()
+        .map(|r| format!("{} {}: {}", r.logical_id, r.status, r.reason))
+        .collect();
+    if reasons.is_empty() {
+        reasons.extend(s.reason.clone());
+    }
+    StackError::Failed {
+        stack: s.name,
+        status: s.status,
+        reasons,
+        resources,
+    }
+}
+
+/// A described stack as rig needs it (`None` without a name).
+fn state_of(s: &aws_sdk_cloudformation::types::Stack) -> Option<StackState> {
+    Some(StackState {
+        name: s.stack_name()?.to_string(),
+        id: s.stack_id().unwrap_or_default().to_string(),
+        status: s
+            .stack_status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        reason: s.stack_status_reason().map(str::to_string),
+        outputs: s
+            .outputs()
+            .iter()
+            .map(|o| {
+                (
+                    o.output_key().unwrap_or_default().to_string(),
+                    o.output_value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect(),
+        parameters: s
+            .parameters()
+            .iter()
+            .map(|p| {
+                (
+                    p.parameter_key().unwrap_or_default().to_string(),
+                    p.parameter_value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect(),
+        termination_protection: s.enable_termination_protection().unwrap_or(false),
+        tags: s
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect(),
+        capabilities: s
+            .capabilities()
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect(),
+    })
 }
 
 fn collect_changes(

@@ -1,4 +1,6 @@
-//! Buckets, template uploads and SSM parameters (plain and secret).
+//! Buckets, template uploads, SSM parameters (plain and secret) and ECR repositories, each
+//! addressed by its exact name. Ownership (tags) is decided by [`crate::ownership`]; these calls
+//! read and write the tags.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +10,9 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
     Tag as S3Tag, Tagging, VersioningConfiguration,
 };
-use aws_sdk_ssm::types::ParameterType;
+use aws_sdk_ssm::types::{
+    ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag as SsmTag,
+};
 use sha2::{Digest, Sha256};
 
 use crate::aws::{aws_err, AwsError, Clients};
@@ -51,28 +55,66 @@ impl Clients {
         self.endpoint_url.as_deref()
     }
 
-    /// Creates the bucket if missing, then makes sure it is encrypted, versioned, private and tagged.
+    /// A bucket's tags: `None` when the bucket does not exist, an empty map when it has none.
+    pub async fn bucket_tags(
+        &self,
+        bucket: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+        if let Err(e) = self.s3.head_bucket().bucket(bucket).send().await {
+            if e.as_service_error().is_some_and(|se| se.is_not_found()) {
+                return Ok(None);
+            }
+            return Err(aws_err("HeadBucket", self.ep(), e));
+        }
+        match self.s3.get_bucket_tagging().bucket(bucket).send().await {
+            Ok(out) => Ok(Some(
+                out.tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect(),
+            )),
+            Err(e) => {
+                let e = aws_err("GetBucketTagging", self.ep(), e);
+                if e.code() == Some("NoSuchTagSet") {
+                    Ok(Some(BTreeMap::new()))
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Makes sure a bucket exists with rig's tags. A missing bucket is created encrypted,
+    /// versioned, private and tagged; an existing one (`current` = its tags, already verified as
+    /// this riglet's) only gets the tags it lacks. Settings are not re-applied on every run.
     pub async fn ensure_bucket(
         &self,
         bucket: &str,
         tags: &BTreeMap<String, String>,
+        current: Option<&BTreeMap<String, String>>,
     ) -> Result<Touch, AwsError> {
-        let exists = self.s3.head_bucket().bucket(bucket).send().await.is_ok();
-        if !exists {
-            let mut req = self.s3.create_bucket().bucket(bucket);
-            if self.region != "us-east-1" {
-                req = req.create_bucket_configuration(
-                    CreateBucketConfiguration::builder()
-                        .location_constraint(BucketLocationConstraint::from(self.region.as_str()))
-                        .build(),
-                );
+        if let Some(current) = current {
+            if tags.iter().all(|(k, v)| current.get(k) == Some(v)) {
+                return Ok(Touch::Unchanged);
             }
-            if let Err(e) = req.send().await {
-                let e = aws_err("CreateBucket", self.ep(), e);
-                // Another run (or a concurrent task) made it meanwhile: fine.
-                if e.code() != Some("BucketAlreadyOwnedByYou") {
-                    return Err(e);
-                }
+            let mut merged = current.clone();
+            merged.extend(tags.clone());
+            self.put_bucket_tags(bucket, &merged).await?;
+            return Ok(Touch::Updated);
+        }
+        let mut req = self.s3.create_bucket().bucket(bucket);
+        if self.region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(self.region.as_str()))
+                    .build(),
+            );
+        }
+        if let Err(e) = req.send().await {
+            let e = aws_err("CreateBucket", self.ep(), e);
+            // A concurrent run made it meanwhile: its tags are set below either way.
+            if e.code() != Some("BucketAlreadyOwnedByYou") {
+                return Err(e);
             }
         }
         let rule = ServerSideEncryptionRule::builder()
@@ -120,6 +162,15 @@ impl Clients {
             .send()
             .await
             .map_err(|e| aws_err("PutPublicAccessBlock", self.ep(), e))?;
+        self.put_bucket_tags(bucket, tags).await?;
+        Ok(Touch::Created)
+    }
+
+    async fn put_bucket_tags(
+        &self,
+        bucket: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
         let mut tagging = Tagging::builder();
         for (k, v) in tags {
             tagging = tagging.tag_set(
@@ -141,11 +192,7 @@ impl Clients {
             .send()
             .await
             .map_err(|e| aws_err("PutBucketTagging", self.ep(), e))?;
-        Ok(if exists {
-            Touch::Unchanged
-        } else {
-            Touch::Created
-        })
+        Ok(())
     }
 
     /// Uploads a template under its content hash unless it is there already; returns its URL.
@@ -180,21 +227,38 @@ impl Clients {
         Ok((url, Touch::Created))
     }
 
-    /// Names of existing buckets starting with `prefix`.
-    pub async fn buckets_with_prefix(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
-        let out = self
-            .s3
-            .list_buckets()
-            .send()
-            .await
-            .map_err(|e| aws_err("ListBuckets", self.ep(), e))?;
-        Ok(out
-            .buckets()
-            .iter()
-            .filter_map(|b| b.name())
-            .filter(|n| n.starts_with(prefix))
-            .map(str::to_string)
-            .collect())
+    /// How many object versions and delete markers a bucket holds (0 if it does not exist).
+    pub async fn count_objects(&self, bucket: &str) -> Result<usize, AwsError> {
+        let mut n = 0;
+        let mut key_marker: Option<String> = None;
+        let mut version_marker: Option<String> = None;
+        loop {
+            let out = match self
+                .s3
+                .list_object_versions()
+                .bucket(bucket)
+                .set_key_marker(key_marker.clone())
+                .set_version_id_marker(version_marker.clone())
+                .send()
+                .await
+            {
+                Ok(o) => o,
+                Err(e) => {
+                    let e = aws_err("ListObjectVersions", self.ep(), e);
+                    return if e.code() == Some("NoSuchBucket") {
+                        Ok(n)
+                    } else {
+                        Err(e)
+                    };
+                }
+            };
+            n += out.versions().len() + out.delete_markers().len();
+            if out.is_truncated() != Some(true) {
+                return Ok(n);
+            }
+            key_marker = out.next_key_marker().map(str::to_string);
+            version_marker = out.next_version_id_marker().map(str::to_string);
+        }
     }
 
     /// Deletes every object version and delete marker (1000 per call), then the bucket.
@@ -267,73 +331,65 @@ impl Clients {
         Ok(removed)
     }
 
-    /// Writes a plain String parameter unless it already has this value.
-    pub async fn ensure_parameter(&self, name: &str, value: &str) -> Result<Touch, AwsError> {
-        let current = self.ssm.get_parameter().name(name).send().await.ok();
-        let current =
-            current.and_then(|o| o.parameter().and_then(|p| p.value().map(str::to_string)));
-        if current.as_deref() == Some(value) {
-            return Ok(Touch::Unchanged);
-        }
-        self.ssm
-            .put_parameter()
-            .name(name)
-            .value(value)
-            .r#type(ParameterType::String)
-            .overwrite(true)
-            .send()
-            .await
-            .map_err(|e| aws_err("PutParameter", self.ep(), e))?;
-        Ok(if current.is_some() {
-            Touch::Updated
-        } else {
-            Touch::Created
-        })
-    }
-
-    /// Whether a parameter exists (its value is not read).
-    pub async fn parameter_exists(&self, name: &str) -> Result<bool, AwsError> {
-        match self.ssm.get_parameter().name(name).send().await {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = aws_err("GetParameter", self.ep(), e);
-                if e.code() == Some("ParameterNotFound") {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
+    /// The values of those of `names` that exist (GetParameters, 10 names a call; secrets are
+    /// not decrypted, only their existence matters).
+    pub async fn parameter_values(
+        &self,
+        names: &[String],
+    ) -> Result<BTreeMap<String, String>, AwsError> {
+        let mut out = BTreeMap::new();
+        for chunk in names.chunks(10) {
+            let page = self
+                .ssm
+                .get_parameters()
+                .set_names(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| aws_err("GetParameters", self.ep(), e))?;
+            for p in page.parameters() {
+                out.insert(
+                    p.name().unwrap_or_default().to_string(),
+                    p.value().unwrap_or_default().to_string(),
+                );
             }
         }
+        Ok(out)
     }
 
-    /// Stores a secret as a SecureString (never logged).
-    pub async fn put_secret(&self, name: &str, value: &str) -> Result<(), AwsError> {
-        self.ssm
-            .put_parameter()
-            .name(name)
-            .value(value)
-            .r#type(ParameterType::SecureString)
-            .overwrite(true)
-            .send()
-            .await
-            .map_err(|e| aws_err("PutParameter", self.ep(), e))?;
-        Ok(())
-    }
-
-    /// Every parameter under `path` (recursive): (name, is_secure).
-    pub async fn parameters_under(&self, path: &str) -> Result<Vec<(String, bool)>, AwsError> {
+    /// Parameters whose tags name this riglet exactly (`rig:owner`, `rig:project`, and
+    /// `rig:environment` when given), through DescribeParameters' tag filters: (name, is_secure).
+    pub async fn tagged_parameters(
+        &self,
+        owner: &str,
+        project: &str,
+        environment: Option<&str>,
+    ) -> Result<Vec<(String, bool)>, AwsError> {
+        let filter = |k: &str, v: &str| {
+            ParameterStringFilter::builder()
+                .key(format!("tag:{k}"))
+                .option("Equals")
+                .values(v)
+                .build()
+                .map_err(|e| build_err("DescribeParameters", e))
+        };
+        let mut filters = vec![
+            filter(crate::ownership::OWNER, owner)?,
+            filter(crate::ownership::PROJECT, project)?,
+        ];
+        if let Some(e) = environment {
+            filters.push(filter(crate::ownership::ENVIRONMENT, e)?);
+        }
         let mut out = Vec::new();
         let mut token = None;
         loop {
             let page = self
                 .ssm
-                .get_parameters_by_path()
-                .path(path)
-                .recursive(true)
+                .describe_parameters()
+                .set_parameter_filters(Some(filters.clone()))
                 .set_next_token(token)
                 .send()
                 .await
-                .map_err(|e| aws_err("GetParametersByPath", self.ep(), e))?;
+                .map_err(|e| aws_err("DescribeParameters", self.ep(), e))?;
             for p in page.parameters() {
                 out.push((
                     p.name().unwrap_or_default().to_string(),
@@ -345,7 +401,86 @@ impl Clients {
                 break;
             }
         }
+        out.sort();
         Ok(out)
+    }
+
+    /// A parameter's tags.
+    pub async fn parameter_tags(&self, name: &str) -> Result<BTreeMap<String, String>, AwsError> {
+        let out = self
+            .ssm
+            .list_tags_for_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .send()
+            .await
+            .map_err(|e| aws_err("ListTagsForResource", self.ep(), e))?;
+        Ok(out
+            .tag_list()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect())
+    }
+
+    /// Adds tags to a parameter (those it has are overwritten, others kept).
+    pub async fn tag_parameter(
+        &self,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let tags: Result<Vec<SsmTag>, _> = tags
+            .iter()
+            .map(|(k, v)| SsmTag::builder().key(k).value(v).build())
+            .collect();
+        self.ssm
+            .add_tags_to_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .set_tags(Some(tags.map_err(|e| build_err("AddTagsToResource", e))?))
+            .send()
+            .await
+            .map_err(|e| aws_err("AddTagsToResource", self.ep(), e))?;
+        Ok(())
+    }
+
+    /// Writes a parameter (a SecureString when `secure`; its value is never logged). A new one
+    /// is created with `tags`; an existing one (already verified as this riglet's) is
+    /// overwritten, and its tags are left to [`Clients::tag_parameter`].
+    pub async fn put_parameter(
+        &self,
+        name: &str,
+        value: &str,
+        secure: bool,
+        exists: bool,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let mut req = self
+            .ssm
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(if secure {
+                ParameterType::SecureString
+            } else {
+                ParameterType::String
+            });
+        if exists {
+            req = req.overwrite(true);
+        } else {
+            for (k, v) in tags {
+                req = req.tags(
+                    SsmTag::builder()
+                        .key(k)
+                        .value(v)
+                        .build()
+                        .map_err(|e| build_err("PutParameter", e))?,
+                );
+            }
+        }
+        req.send()
+            .await
+            .map_err(|e| aws_err("PutParameter", self.ep(), e))?;
+        Ok(())
     }
 
     pub async fn delete_parameter(&self, name: &str) -> Result<(), AwsError> {
@@ -356,6 +491,59 @@ impl Clients {
             }
         }
         Ok(())
+    }
+
+    /// How many images an ECR repository holds (0 if it does not exist).
+    pub async fn count_images(&self, repository: &str) -> Result<usize, AwsError> {
+        Ok(self.image_ids(repository).await?.len())
+    }
+
+    async fn image_ids(
+        &self,
+        repository: &str,
+    ) -> Result<Vec<aws_sdk_ecr::types::ImageIdentifier>, AwsError> {
+        let mut ids = Vec::new();
+        let mut token = None;
+        loop {
+            let page = match self
+                .ecr
+                .list_images()
+                .repository_name(repository)
+                .set_next_token(token)
+                .send()
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    let e = aws_err("ListImages", self.ep(), e);
+                    return if e.code() == Some("RepositoryNotFoundException") {
+                        Ok(ids)
+                    } else {
+                        Err(e)
+                    };
+                }
+            };
+            ids.extend(page.image_ids().iter().cloned());
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+
+    /// Deletes every image of an ECR repository (100 per call); returns how many.
+    pub async fn empty_repository(&self, repository: &str) -> Result<usize, AwsError> {
+        let ids = self.image_ids(repository).await?;
+        for chunk in ids.chunks(100) {
+            self.ecr
+                .batch_delete_image()
+                .repository_name(repository)
+                .set_image_ids(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| aws_err("BatchDeleteImage", self.ep(), e))?;
+        }
+        Ok(ids.len())
     }
 
     /// The caller's account id.

@@ -365,8 +365,14 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
     );
     rig.ok(&["unprotect"])?;
 
-    // 6. down, then nothing of the riglet remains
-    rig.ok(&["down", "--yes", "--purge-secrets"])?;
+    // 6. down, then nothing of the riglet remains but what its templates retain on purpose
+    //    (CouchDB's backups: DeletionPolicy Retain), which down reports as kept.
+    let down = rig.output(&["down", "--yes", "--purge-secrets"])?;
+    let err = String::from_utf8_lossy(&down.stderr);
+    ensure!(down.status.success(), "down failed: {err}");
+    if c.database == "couchdb" {
+        rt.block_on(api.remove_retained_backups(project, &err))?;
+    }
     rt.block_on(api.verify_gone(project))?;
     Ok(())
 }
@@ -520,6 +526,29 @@ impl Api {
             }
             for w in &want {
                 ensure!(stacks.contains(w), "stack {w} missing; live: {stacks:?}");
+            }
+            // Ownership tags: riglet, environment, role and backend on every stack.
+            for (w, role, backend) in [
+                (&want[0], "foundation", "standard"),
+                (&want[1], "compute", c.compute),
+            ]
+            .into_iter()
+            .chain(want.get(2).map(|w| (w, "database", c.database)))
+            {
+                let tags = self.stack_tags(w).await?;
+                for (k, v) in [
+                    ("rig:owner", "acme"),
+                    ("rig:project", project),
+                    ("rig:environment", env),
+                    ("rig:role", role),
+                    ("rig:backend", backend),
+                ] {
+                    ensure!(
+                        tags.get(k).map(String::as_str) == Some(v),
+                        "stack {w}: tag {k} is {:?}, expected {v}",
+                        tags.get(k)
+                    );
+                }
             }
             // VPC and subnets
             let vpc = self
@@ -808,10 +837,30 @@ impl Api {
             .iter()
             .filter_map(|p| p.name())
             .collect();
-        for p in ["DOMAIN", "DOMAIN_CERT", "compute/BACKEND", "db/BACKEND"] {
+        for p in ["DOMAIN", "DOMAIN_CERT"] {
+            let name = format!("/acme/{project}/{p}");
             ensure!(
-                names.contains(&format!("/acme/{project}/{p}").as_str()),
-                "parameter /acme/{project}/{p} missing: {names:?}"
+                names.contains(&name.as_str()),
+                "parameter {name} missing: {names:?}"
+            );
+            let tags = self
+                .ssm
+                .list_tags_for_resource()
+                .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+                .resource_id(&name)
+                .send()
+                .await?;
+            let has = |k: &str, v: &str| {
+                tags.tag_list()
+                    .iter()
+                    .any(|t| t.key() == k && t.value() == v)
+            };
+            ensure!(
+                has("rig:owner", "acme")
+                    && has("rig:project", project)
+                    && has("rig:role", "foundation"),
+                "parameter {name} lacks the riglet's tags: {:?}",
+                tags.tag_list()
             );
         }
         if c.database.starts_with("aurora") {
@@ -834,8 +883,61 @@ impl Api {
                 let b = format!("rig-acme-{project}-us-east-1-{kind}-{env}");
                 ensure!(names.contains(&b.as_str()), "bucket {b} missing: {names:?}");
             }
+            // Template buckets rig creates carry the riglet's tags.
+            for (kind, role) in [("foundation", "foundation"), ("compute-ecs", "compute")] {
+                let b = format!("rig-acme-{project}-us-east-1-{kind}-{env}");
+                let tags = self.s3.get_bucket_tagging().bucket(&b).send().await?;
+                let has = |k: &str, v: &str| {
+                    tags.tag_set()
+                        .iter()
+                        .any(|t| t.key() == k && t.value() == v)
+                };
+                ensure!(
+                    has("rig:owner", "acme")
+                        && has("rig:project", project)
+                        && has("rig:environment", env)
+                        && has("rig:role", role),
+                    "bucket {b} lacks the riglet's tags: {:?}",
+                    tags.tag_set()
+                );
+            }
         }
         Ok(())
+    }
+
+    /// Checks that `rig down` kept each environment's CouchDB backup bucket (retained by its
+    /// template) and said so, then removes them as their owner would.
+    pub async fn remove_retained_backups(&self, project: &str, down_stderr: &str) -> Result<()> {
+        for (env, _) in ENVS {
+            let b = format!("rig-acme-{project}-us-east-1-db-couch-backup-{env}");
+            ensure!(
+                down_stderr.contains(&format!("kept AWS::S3::Bucket {b}")),
+                "down must report the retained backup bucket {b}:\n{down_stderr}"
+            );
+            self.s3
+                .head_bucket()
+                .bucket(&b)
+                .send()
+                .await
+                .with_context(|| format!("the retained backup bucket {b} must still exist"))?;
+            self.s3.delete_bucket().bucket(&b).send().await?;
+        }
+        Ok(())
+    }
+
+    /// A stack's tags.
+    pub async fn stack_tags(&self, stack: &str) -> Result<BTreeMap<String, String>> {
+        let out = self.cfn.describe_stacks().stack_name(stack).send().await?;
+        Ok(out
+            .stacks()
+            .first()
+            .map(|s| {
+                s.tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     /// Checks that nothing of the riglet remains.

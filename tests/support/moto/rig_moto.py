@@ -71,11 +71,13 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     from moto.ec2.models import ec2_backends
     from moto.ec2.models.elastic_block_store import Volume, VolumeAttachment
     from moto.ec2.models.instances import Instance
+    from moto.ecr.models import ecr_backends
     from moto.ecs import models as ecs_models
     from moto.ecs.models import ecs_backends
     from moto.elbv2.models import FakeLoadBalancer, elbv2_backends
     from moto.logs.models import logs_backends
     from moto.rds.models import DBInstance, rds_backends
+    from moto.route53.exceptions import HostedZoneNotEmpty
     from moto.route53.models import FakeZone, route53_backends
     from moto.s3.exceptions import BucketNotEmpty
     from moto.s3.models import FakeBucket, s3_backends
@@ -649,14 +651,26 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
             ]
         return c
 
+    def given_values(template, values):
+        """Each template parameter's value as given (its Default when not given), as the API's strings:
+        what AWS compares (moto's resolved values are AMI ids, numbers, lists; a Default is not split)."""
+        def text(v):
+            if isinstance(v, list):
+                return ",".join(map(str, v))
+            return str(v).lower() if isinstance(v, bool) else str(v)
+
+        return {k: text(values[k] if k in values else p.get("Default"))
+                for k, p in (template.get("Parameters") or {}).items() if k in values or "Default" in p}
+
     def change_set_diff(self):
-        changes, new_map = diff(self.stack.resource_map, self.template_dict, self.parameters)
-        old_params = self.stack.resource_map.resolved_parameters
+        stack = self.stack
+        changes, _ = diff(stack.resource_map, self.template_dict, self.parameters)
         self.rig_no_change = (
             not changes
             and self.change_set_type == "UPDATE"
-            and cfm.Stack.parse_template(self.stack.template) == self.template_dict
-            and all(old_params.get(k) == v for k, v in new_map.resolved_parameters.items())
+            and cfm.Stack.parse_template(stack.template) == self.template_dict
+            and given_values(stack.template_dict, stack.parameters or {})
+            == given_values(self.template_dict, self.parameters or stack.parameters or {})
         )
         return changes
 
@@ -1190,6 +1204,121 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     ecs_models.EC2ContainerServiceBackend.list_clusters = lambda self: [
         c.arn for c in self.clusters.values() if c.status != "INACTIVE"
     ]
+
+    # -----------------------------------------------------------------------------------------
+    # 9. Stack tags through change sets: a tags-only change set has Modify (Scope Tags) changes
+    # -----------------------------------------------------------------------------------------
+
+    # Types without a Tags property: a change of the stack's tags lists every other resource.
+    untagged_types = {
+        "AWS::EC2::VPCGatewayAttachment", "AWS::EC2::Route", "AWS::EC2::SubnetRouteTableAssociation",
+        "AWS::EC2::SecurityGroupIngress", "AWS::EC2::VolumeAttachment", "AWS::S3::BucketPolicy",
+        "AWS::SNS::Subscription", "AWS::Route53::RecordSet", "AWS::IAM::InstanceProfile", "AWS::IAM::Policy",
+        "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::ListenerRule",
+        "AWS::ECS::ClusterCapacityProviderAssociations", "AWS::Logs::MetricFilter", "AWS::Lambda::Permission",
+        "AWS::CloudFormation::WaitCondition", "AWS::CloudFormation::WaitConditionHandle",
+    }
+    plain_change_set_diff = cfm.ChangeSet.diff
+
+    def change_set_diff_with_tags(self):
+        changes = plain_change_set_diff(self)
+        if self.change_set_type != "UPDATE" or not self.tags or self.tags == self.stack.tags:
+            return changes
+        self.rig_no_change = False  # executing it replaces the stack's tags (stack_update)
+        listed = {c.logical_resource_id: c for c in changes}
+        for lid, res in self.stack.resource_map._parsed_resources.items():
+            rtype, c = getattr(res, "cf_resource_type", None), listed.get(lid)
+            if rtype is None or rtype in untagged_types or (c is not None and c.action != "Modify"):
+                continue
+            if c is None:
+                unchanged = {"Properties": {}, "Metadata": {}}
+                c = change("Modify", lid, rtype, unchanged, unchanged, res)
+                changes.append(c)
+            c.scope.append("Tags")
+            c.details.append({"Target": {"Attribute": "Tags", "RequiresRecreation": "Never"},
+                              "Evaluation": "Static", "ChangeSource": "DirectModification"})
+        return changes
+
+    cfm.ChangeSet.diff = change_set_diff_with_tags
+
+    # -----------------------------------------------------------------------------------------
+    # 10. UsePreviousValue reuses the value as given (moto reused its resolved value: the AMI id of
+    #     an SSM parameter type, which it then looked up as a parameter name; a list). given_values
+    #     (3) is also what the "no changes" check compares.
+    # -----------------------------------------------------------------------------------------
+
+    cfm.Stack.stack_parameters = property(lambda s: given_values(s.template_dict, s.parameters or {}))
+
+    # -----------------------------------------------------------------------------------------
+    # 11. DeleteStack RetainResources: only for a DELETE_FAILED stack; those resources are skipped
+    # -----------------------------------------------------------------------------------------
+
+    plain_delete_stack, plain_delete_one = backend_cls.delete_stack, cfp.ResourceMap._delete_resource
+
+    def delete_stack_retaining(self, name_or_stack_id, retain_resources=None):
+        stack = self.stacks.get(name_or_stack_id) or next(
+            (s for s in self.stacks.values() if s.name == name_or_stack_id), None
+        )
+        retain = set(retain_resources or ())
+        if stack is None or not retain:
+            return plain_delete_stack(self, name_or_stack_id)
+        if stack.status != "DELETE_FAILED":
+            raise ValidationError(
+                message=f"Invalid operation on stack [{stack.stack_id}]. RetainResources can only be specified "
+                "when the stack is in the DELETE_FAILED state."
+            )
+        rmap = stack.resource_map
+        if retain - {lid for lid, r in rmap._parsed_resources.items() if hasattr(r, "cf_resource_type")}:
+            raise ValidationError(
+                message="The specified resources to retain must be in a valid state. Do not specify resources "
+                "that are in the DELETE_COMPLETE state."
+            )
+        rmap.rig_retain = retain
+        try:
+            plain_delete_stack(self, name_or_stack_id)
+        finally:
+            rmap.rig_retain = set()
+
+    def delete_resource_retaining(self, parsed_resource, resource_json):
+        if parsed_resource.logical_resource_id in getattr(self, "rig_retain", ()):
+            if getattr(self, "rig_stack", None):
+                event(self.rig_stack, "DELETE_SKIPPED", res=parsed_resource)
+            return
+        plain_delete_one(self, parsed_resource, resource_json)
+
+    def delete_stack_response(self):  # moto's handler drops RetainResources
+        self.cloudformation_backend.delete_stack(self._get_param("StackName"), self._get_param("RetainResources"))
+        return EmptyResult()
+
+    backend_cls.delete_stack = delete_stack_retaining
+    cfp.ResourceMap._delete_resource = delete_resource_retaining
+    cfr.CloudFormationResponse.delete_stack = delete_stack_response
+
+    # -----------------------------------------------------------------------------------------
+    # 12. Route 53: a hosted zone with extra records is not deleted, with AWS's message
+    # -----------------------------------------------------------------------------------------
+
+    HostedZoneNotEmpty.__init__ = lambda self: super(HostedZoneNotEmpty, self).__init__(
+        "HostedZoneNotEmpty",
+        "The specified hosted zone contains non-required resource record sets and so cannot be deleted.",
+    )
+
+    # -----------------------------------------------------------------------------------------
+    # 13. ECR: a repository holding images is not deleted unless EmptyOnDelete is true
+    # -----------------------------------------------------------------------------------------
+
+    plain_delete_emptying = cfp.ResourceMap._delete_resource
+
+    def delete_resource_emptying(self, parsed_resource, resource_json):
+        if resource_json["Type"] == "AWS::ECR::Repository":
+            props = resource_json.get("Properties") or {}
+            parsed_resource.rig_empty_on_delete = _bool(cfp.clean_json(props.get("EmptyOnDelete"), self))
+        plain_delete_emptying(self, parsed_resource, resource_json)
+
+    cfp.ResourceMap._delete_resource = delete_resource_emptying
+    deleters["AWS::ECR::Repository"] = lambda res, a, r: ecr_backends[a][r].delete_repository(
+        res.name, force=getattr(res, "rig_empty_on_delete", False)
+    )
 
 
 def exit_when_stdin_closes() -> None:

@@ -2,6 +2,7 @@
 (see README.md) with boto3. Run: .venv/bin/python tests/support/moto/test_rig_moto.py
 Exits non-zero on failure; prints start-up and scenario timings."""
 
+import json
 import os
 import socket
 import subprocess
@@ -645,9 +646,80 @@ Resources:
   Topic: {Type: AWS::SNS::Topic}
 """
 
+PREVIOUS = r"""
+Parameters:
+  Size: {Type: String}
+  Count: {Type: Number, Default: 2}
+  Zones: {Type: CommaDelimitedList, Default: "a,b"}
+  Ami:
+    Type: AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>
+    Default: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64
+Resources:
+  Setting:
+    Type: AWS::SSM::Parameter
+    Properties: {Name: /rig-prev/size, Type: String, Value: !Sub "${Size}-${Count}"}
+  Image:
+    Type: AWS::SSM::Parameter
+    Properties: {Name: /rig-prev/ami, Type: String, Value: !Ref Ami}
+  Zone:
+    Type: AWS::SSM::Parameter
+    Properties: {Name: /rig-prev/zones, Type: String, Value: !Join [",", !Ref Zones]}
+"""
+
+RETAIN = r"""
+Resources:
+  Topic: {Type: AWS::SNS::Topic}
+  Data:
+    Type: AWS::S3::Bucket
+    Properties: {BucketName: rig-retain-data}
+"""
+
+PRIVATE_ZONE = r"""
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: {CidrBlock: 10.30.0.0/16}
+  Zone:
+    Type: AWS::Route53::HostedZone
+    Properties:
+      Name: rig.internal
+      VPCs: [{VPCId: !Ref Vpc, VPCRegion: !Ref AWS::Region}]
+  Record:
+    Type: AWS::Route53::RecordSet
+    Properties:
+      {HostedZoneId: !Ref Zone, Name: db.rig.internal, Type: CNAME, TTL: "60", ResourceRecords: [db.example.com]}
+Outputs:
+  ZoneId: {Value: !Ref Zone}
+"""
+
+REPOSITORIES = r"""
+Resources:
+  Repository:
+    Type: AWS::ECR::Repository
+    Properties: {RepositoryName: rig-repo}
+  Emptied:
+    Type: AWS::ECR::Repository
+    Properties: {RepositoryName: rig-repo-emptied, EmptyOnDelete: true}
+"""
+
+BUCKETS = r"""
+Resources:
+  Data:
+    Type: AWS::S3::Bucket
+    Properties: {BucketName: rig-data}
+  Kept:
+    Type: AWS::S3::Bucket
+    DeletionPolicy: Retain
+    Properties: {BucketName: rig-kept}
+"""
+
 
 def params(**values):
     return [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in values.items()]
+
+
+def tags(**values):
+    return [{"Key": k, "Value": v} for k, v in values.items()]
 
 
 def free_port():
@@ -710,10 +782,29 @@ class RigMotoTest(unittest.TestCase):
         self.cf.delete_stack(StackName=name)
         self.assertEqual(self.stack(stack_id)["StackStatus"], status, self.events(stack_id)[:3])
 
-    def change_set(self, name, body, kind="UPDATE", **values):
+    def change_set(self, name, body, kind="UPDATE", stack_tags=None, **values):
+        extra = {} if stack_tags is None else {"Tags": tags(**stack_tags)}
         cs = self.cf.create_change_set(StackName=name, ChangeSetName=f"rig-{time.monotonic_ns()}", TemplateBody=body,
-                                       ChangeSetType=kind, Parameters=params(**values))
+                                       ChangeSetType=kind, Parameters=params(**values), **extra)
         return self.cf.describe_change_set(ChangeSetName=cs["Id"])
+
+    def previous_change_set(self, name, **values):
+        """UsePreviousTemplate; the given parameters change, every other one is UsePreviousValue."""
+        current = [p["ParameterKey"] for p in self.stack(name)["Parameters"]]
+        cs = self.cf.create_change_set(
+            StackName=name, ChangeSetName=f"rig-{time.monotonic_ns()}", ChangeSetType="UPDATE",
+            UsePreviousTemplate=True, Tags=self.stack(name).get("Tags", []),
+            Parameters=[{"ParameterKey": k, "ParameterValue": str(values[k])} if k in values
+                        else {"ParameterKey": k, "UsePreviousValue": True} for k in current],
+        )
+        return self.cf.describe_change_set(ChangeSetName=cs["Id"])
+
+    def failed_deletes(self, name):
+        return {e["LogicalResourceId"]: e["ResourceStatusReason"]
+                for e in reversed(self.events(name)) if e["ResourceStatus"] == "DELETE_FAILED"}
+
+    def statuses(self, name):
+        return {(e["LogicalResourceId"], e["ResourceStatus"]) for e in self.events(name)}
 
     def changes(self, change_set):
         return {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"] for c in change_set["Changes"]}
@@ -1106,6 +1197,156 @@ Outputs:
         ecs.delete_cluster(cluster="empty")
         self.assertEqual(ecs.list_clusters()["clusterArns"], [])
         self.assertEqual(ecs.describe_clusters(clusters=["empty"])["clusters"][0]["status"], "INACTIVE")
+
+    # -- 9. stack tags through change sets -------------------------------------------------------------
+
+    def test_9_stack_tags_through_change_sets(self):
+        name, no_changes = "rig-tags", ("FAILED", "The submitted information didn't contain changes. "
+                                                  "Submit different information to create a change set.")
+        self.cf.create_stack(StackName=name, TemplateBody=CHANGE_SET_V1, Parameters=params(Env="dev"),
+                             Tags=tags(owner="a", project="p"))
+        self.cf.create_stack(StackName="rig-other", TemplateBody=SMALL, Tags=tags(owner="b"))
+        same = self.change_set(name, CHANGE_SET_V1, stack_tags=dict(owner="a", project="p"), Env="dev")
+        self.assertEqual((same["Status"], same["StatusReason"]), no_changes)
+
+        retag = self.change_set(name, CHANGE_SET_V1, stack_tags=dict(owner="rig", project="p"), Env="dev")
+        self.assertEqual(retag["Status"], "CREATE_COMPLETE")
+        self.assertEqual({k: (c["Action"], c["Scope"], c["Replacement"]) for k, c in self.changes(retag).items()},
+                         {k: ("Modify", ["Tags"], "False") for k in ("Setting", "Gateway", "Bucket", "Topic")})
+        self.assertEqual(self.changes(retag)["Topic"]["Details"][0]["Target"],
+                         {"Attribute": "Tags", "RequiresRecreation": "Never"})
+        self.cf.execute_change_set(ChangeSetName=retag["ChangeSetId"])
+        self.assertEqual(self.stack(name)["StackStatus"], "UPDATE_COMPLETE")
+        self.assertEqual(self.stack(name)["Tags"], tags(owner="rig", project="p"))
+        listed = {s["StackName"]: s.get("Tags") for s in self.cf.describe_stacks()["Stacks"]}
+        self.assertEqual(listed, {name: tags(owner="rig", project="p"), "rig-other": tags(owner="b")})
+        again = self.change_set(name, CHANGE_SET_V1, stack_tags=dict(owner="rig", project="p"), Env="dev")
+        self.assertEqual((again["Status"], again["StatusReason"]), no_changes)
+
+        # template and tags change together: both are applied
+        both = self.change_set(name, CHANGE_SET_V2, stack_tags=dict(owner="rig", project="q"), Env="dev")
+        changes = self.changes(both)
+        self.assertEqual({k: (c["Action"], c.get("Scope")) for k, c in changes.items()},
+                         {"Setting": ("Modify", ["Properties", "Tags"]), "Gateway": ("Modify", ["Tags"]),
+                          "Topic": ("Modify", ["Tags"]), "Queue": ("Add", None), "Bucket": ("Remove", None)})
+        self.cf.execute_change_set(ChangeSetName=both["ChangeSetId"])
+        self.assertEqual(self.stack(name)["StackStatus"], "UPDATE_COMPLETE")
+        self.assertEqual(self.stack(name)["Tags"], tags(owner="rig", project="q"))
+        self.assertIn("QueueUrl", self.outputs(name))
+
+    # -- 10. UsePreviousTemplate / UsePreviousValue ----------------------------------------------------
+
+    def test_10_use_previous_template(self):
+        ssm = self.client("ssm")
+        self.create("rig-prev", PREVIOUS, Size="small", Zones="x,y")
+        ami = ssm.get_parameter(Name="/rig-prev/ami")["Parameter"]["Value"]
+        self.assertTrue(ami.startswith("ami-"))
+        body = self.cf.get_template(StackName="rig-prev")["TemplateBody"]
+        unchanged = self.previous_change_set("rig-prev")  # every value UsePreviousValue (SSM type, list, default)
+        self.assertEqual((unchanged["Status"], unchanged["ExecutionStatus"], unchanged["Changes"]),
+                         ("FAILED", "UNAVAILABLE", []))
+        size = self.previous_change_set("rig-prev", Size="large")
+        self.assertEqual({k: c["Action"] for k, c in self.changes(size).items()}, {"Setting": "Modify"})
+        self.cf.execute_change_set(ChangeSetName=size["ChangeSetId"])
+        self.assertEqual(self.stack("rig-prev")["StackStatus"], "UPDATE_COMPLETE")
+        values = [ssm.get_parameter(Name=f"/rig-prev/{n}")["Parameter"]["Value"] for n in ("size", "ami", "zones")]
+        self.assertEqual(values, ["large-2", ami, "x,y"])
+        self.assertEqual(self.cf.get_template(StackName="rig-prev")["TemplateBody"], body)
+
+        # rig: switch an Aurora cluster's deletion protection off, then delete the stack
+        ssm.put_parameter(Name="/rig/db/password", Value="supersecret1", Type="SecureString")
+        self.foundation()
+        self.aurora(DeletionProtection="true")
+        off = self.previous_change_set("o-p-dev-db-aurora", DeletionProtection="false")
+        self.assertEqual({k: c["Action"] for k, c in self.changes(off).items()}, {"DatabaseCluster": "Modify"})
+        self.cf.execute_change_set(ChangeSetName=off["ChangeSetId"])
+        self.assertFalse(self.client("rds").describe_db_clusters()["DBClusters"][0]["DeletionProtection"])
+        values = {p["ParameterKey"]: p["ParameterValue"] for p in self.stack("o-p-dev-db-aurora")["Parameters"]}
+        self.assertEqual((values["DeletionProtection"], values["DatabaseName"]), ("false", "app"))
+        self.delete("o-p-dev-db-aurora")
+
+    # -- 11. DeleteStack RetainResources -------------------------------------------------------------
+
+    def test_11_retain_resources(self):
+        s3 = self.client("s3")
+        self.create("rig-retain", RETAIN)
+        s3.put_object(Bucket="rig-retain-data", Key="a", Body=b"x")
+        with self.assertRaises(ClientError) as err:  # only for a stack in DELETE_FAILED
+            self.cf.delete_stack(StackName="rig-retain", RetainResources=["Data"])
+        self.assertEqual(err.exception.response["Error"]["Code"], "ValidationError")
+        self.assertRegex(err.exception.response["Error"]["Message"], r"RetainResources .*DELETE_FAILED")
+        self.assertEqual(self.stack("rig-retain")["StackStatus"], "CREATE_COMPLETE")
+        self.delete("rig-retain", status="DELETE_FAILED")
+        with self.assertRaises(ClientError) as err:  # Topic is already DELETE_COMPLETE
+            self.cf.delete_stack(StackName="rig-retain", RetainResources=["Topic"])
+        self.assertIn("DELETE_COMPLETE", err.exception.response["Error"]["Message"])
+        stack_id = self.stack("rig-retain")["StackId"]
+        self.cf.delete_stack(StackName="rig-retain", RetainResources=["Data"])
+        self.assertEqual(self.stack(stack_id)["StackStatus"], "DELETE_COMPLETE")
+        self.assertIn(("Data", "DELETE_SKIPPED"), self.statuses(stack_id))
+        self.assertEqual([o["Key"] for o in s3.list_objects_v2(Bucket="rig-retain-data")["Contents"]], ["a"])
+
+    # -- 12-14. resources holding data fail the delete; emptied, the delete is resumed -------------------
+
+    def test_12_hosted_zone_with_extra_records(self):
+        r53 = self.client("route53")
+        self.create("rig-zone", PRIVATE_ZONE)
+        zone = self.outputs("rig-zone")["ZoneId"]
+
+        def extra(action):
+            record = {"Name": "extra.rig.internal", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "10.30.0.9"}]}
+            r53.change_resource_record_sets(
+                HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": record}]})
+
+        extra("CREATE")
+        self.delete("rig-zone", status="DELETE_FAILED")
+        self.assertEqual(self.failed_deletes("rig-zone")["Zone"],
+                         "HostedZoneNotEmpty: The specified hosted zone contains non-required resource record sets "
+                         "and so cannot be deleted.")
+        self.assertIn(("Record", "DELETE_COMPLETE"), self.statuses("rig-zone"))  # the stack's own record went first
+        records = r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+        self.assertEqual(sorted(r["Type"] for r in records), ["A", "NS", "SOA"])
+        extra("DELETE")
+        self.delete("rig-zone")
+        self.assertEqual(r53.list_hosted_zones()["HostedZones"], [])
+
+    def test_13_ecr_repository_with_images(self):
+        ecr = self.client("ecr")
+        self.create("rig-ecr", REPOSITORIES)
+        for repo in ("rig-repo", "rig-repo-emptied"):
+            ecr.put_image(repositoryName=repo, imageTag="v1", imageManifest=json.dumps(
+                {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "layers": []}))
+        self.delete("rig-ecr", status="DELETE_FAILED")
+        self.assertEqual(self.failed_deletes("rig-ecr")["Repository"],
+                         "RepositoryNotEmptyException: The repository with name 'rig-repo' in registry with id "
+                         "'123456789012' cannot be deleted because it still contains images")
+        self.assertIn(("Emptied", "DELETE_COMPLETE"), self.statuses("rig-ecr"))  # EmptyOnDelete: true
+        self.assertEqual([r["repositoryName"] for r in ecr.describe_repositories()["repositories"]], ["rig-repo"])
+        ecr.batch_delete_image(repositoryName="rig-repo", imageIds=[{"imageTag": "v1"}])
+        self.delete("rig-ecr")
+        self.assertEqual(ecr.describe_repositories()["repositories"], [])
+
+    def test_14_bucket_with_objects(self):
+        s3 = self.client("s3")
+        self.create("rig-buckets", BUCKETS)
+        s3.put_bucket_versioning(Bucket="rig-data", VersioningConfiguration={"Status": "Enabled"})
+        for body in (b"1", b"2"):
+            s3.put_object(Bucket="rig-data", Key="a", Body=body)
+        s3.delete_object(Bucket="rig-data", Key="a")  # a delete marker over two versions
+        s3.put_object(Bucket="rig-kept", Key="keep", Body=b"k")
+        self.delete("rig-buckets", status="DELETE_FAILED")
+        self.assertIn("BucketNotEmpty", self.failed_deletes("rig-buckets")["Data"])
+        versions = s3.list_object_versions(Bucket="rig-data")
+        for v in versions["Versions"]:
+            s3.delete_object(Bucket="rig-data", Key=v["Key"], VersionId=v["VersionId"])
+        self.delete("rig-buckets", status="DELETE_FAILED")  # the delete marker is still a version
+        for v in versions["DeleteMarkers"]:
+            s3.delete_object(Bucket="rig-data", Key=v["Key"], VersionId=v["VersionId"])
+        stack_id = self.stack("rig-buckets")["StackId"]
+        self.delete("rig-buckets")
+        self.assertIn(("Kept", "DELETE_SKIPPED"), self.statuses(stack_id))
+        self.assertEqual([b["Name"] for b in s3.list_buckets()["Buckets"]], ["rig-kept"])
+        self.assertEqual(s3.get_object(Bucket="rig-kept", Key="keep")["Body"].read(), b"k")
 
     # -- timing --------------------------------------------------------------------------------------
 

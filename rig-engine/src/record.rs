@@ -1,0 +1,144 @@
+//! The riglet's record: which of its stacks are live, read from the stacks' own tags.
+//!
+//! `plan`, `up`, `status`, `outputs`, `protect` and `down` all start from one [`Record`], so they
+//! agree whatever flags an earlier `up` was given: a stack is the riglet's when its exact name is
+//! one the plan gives (and its tags agree, see [`crate::ownership`]), or when its tags name this
+//! riglet exactly. A live stack of the riglet that the plan no longer has (a backend switched, an
+//! environment removed) is an *orphan*: shown, and deleted only when asked.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::ownership::{self, NotOwned, Verdict};
+use crate::planner::RigletPlan;
+use crate::stack::StackState;
+
+/// A live stack of the riglet.
+#[derive(Debug, Clone)]
+pub struct LiveStack {
+    pub state: StackState,
+    pub env: Option<String>,
+    /// `foundation`, `compute`, `database`, `pipeline` or `application`.
+    pub role: String,
+    /// The backend that planned it, when known.
+    pub backend: Option<String>,
+    /// The bucket its template was uploaded to, when known.
+    pub template_bucket: Option<String>,
+    /// Live but not in the plan any more.
+    pub orphan: bool,
+    /// Made by an earlier rig without tags, adopted on its exact name.
+    pub adopted: bool,
+}
+
+impl LiveStack {
+    pub fn name(&self) -> &str {
+        &self.state.name
+    }
+}
+
+/// An orphan as `plan` and `up` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrphanReport {
+    pub name: String,
+    pub env: Option<String>,
+    pub role: String,
+    pub backend: Option<String>,
+    pub status: String,
+    /// `Type LogicalId` of each resource it holds.
+    pub holds: Vec<String>,
+}
+
+/// What is live for a plan's scope.
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    /// Planned stacks that exist (owned or adopted), then orphans within the plan's scope.
+    pub stacks: Vec<LiveStack>,
+    /// Stacks with a planned name whose tags say they are not this riglet's.
+    pub foreign: Vec<NotOwned>,
+}
+
+impl Record {
+    /// Sorts `live` (every stack of the account and region) against the plan.
+    pub fn survey(plan: &RigletPlan, live: Vec<StackState>) -> Record {
+        let mut by_name: BTreeMap<String, StackState> =
+            live.into_iter().map(|s| (s.name.clone(), s)).collect();
+        let mut record = Record::default();
+        for p in &plan.stacks {
+            let Some(state) = by_name.remove(&p.plan.name) else {
+                continue;
+            };
+            let expected = p.expected(&plan.names);
+            let adopted = match expected.check(&state.tags) {
+                Verdict::Owned => false,
+                Verdict::Legacy => true,
+                Verdict::Foreign => {
+                    record.foreign.push(NotOwned {
+                        kind: "stack".into(),
+                        name: state.name.clone(),
+                        expected,
+                        found: state.tags.clone(),
+                    });
+                    continue;
+                }
+            };
+            record.stacks.push(LiveStack {
+                env: p.env.clone(),
+                role: p.plan.role.as_str().to_string(),
+                backend: Some(p.backend.clone()),
+                template_bucket: Some(p.template_bucket.clone()),
+                orphan: false,
+                adopted,
+                state,
+            });
+        }
+        for state in by_name.into_values() {
+            if !ownership::of_riglet(&plan.names, &state.tags) {
+                continue;
+            }
+            let env = state.tags.get(ownership::ENVIRONMENT).cloned();
+            if !plan.covers(env.as_deref()) {
+                continue;
+            }
+            record.stacks.push(LiveStack {
+                env,
+                role: state.tags.get(ownership::ROLE).cloned().unwrap_or_default(),
+                backend: state.tags.get(ownership::BACKEND).cloned(),
+                template_bucket: state.tags.get(ownership::TEMPLATE_BUCKET).cloned(),
+                orphan: true,
+                adopted: false,
+                state,
+            });
+        }
+        record
+    }
+
+    pub fn get(&self, name: &str) -> Option<&LiveStack> {
+        self.stacks.iter().find(|s| s.name() == name)
+    }
+
+    /// The live state of a planned (or orphan) stack.
+    pub fn state(&self, name: &str) -> Option<&StackState> {
+        self.get(name).map(|s| &s.state)
+    }
+
+    pub fn orphans(&self) -> impl Iterator<Item = &LiveStack> {
+        self.stacks.iter().filter(|s| s.orphan)
+    }
+
+    /// The stderr note for each adopted stack.
+    pub fn adoption_notes(&self) -> Vec<String> {
+        self.stacks
+            .iter()
+            .filter(|s| s.adopted)
+            .map(|s| adoption_note("stack", s.name(), &s.role))
+            .collect()
+    }
+}
+
+/// What rig says when it adopts an untagged resource made by an earlier version.
+pub fn adoption_note(kind: &str, name: &str, role: &str) -> String {
+    format!(
+        "adopting {kind} {name}: it has no rig tags (made by an earlier rig); its name is exactly the one this riglet gives its {role}, so it is treated as this riglet's"
+    )
+}
