@@ -4,21 +4,20 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 use rig_core::SecretRequirement;
-use rig_engine::aws::{AwsOptions, Clients};
-use rig_engine::config::{self, Overrides, Riglet};
+use rig_engine::config::{self, Overrides};
+use rig_engine::engine::down::{Teardown, TeardownOptions};
 use rig_engine::engine::{env_flag, orphan_note, Engine, EngineOptions, Outcome};
-use rig_engine::planner::{self, Backends, RigletPlan};
-use rig_engine::plugin::{PluginHost, SearchPath};
-use rig_engine::report::StderrReporter;
+use rig_engine::events::PlainLines;
+use rig_engine::render;
 use rig_engine::secrets::Prompt;
-use rig_engine::teardown::{Teardown, TeardownOptions};
+use rig_engine::session::{plugin_host, Session, SessionOptions};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -197,61 +196,30 @@ fn main() -> ExitCode {
     }
 }
 
-/// The configuration, its backends and its plan: everything checked before any AWS call.
-struct Prepared {
-    riglet: Riglet,
-    backends: Backends,
-    plan: RigletPlan,
-}
-
-fn prepare(g: &Global, select: &Select) -> Result<Prepared> {
-    let ov = Overrides {
+fn session_options(g: &Global, select: &Select) -> SessionOptions {
+    SessionOptions {
+        config: g.config.clone(),
+        profile: g.profile.clone(),
         region: g.region.clone(),
+        endpoint_url: g.endpoint_url.clone(),
+        plugins: g.plugins.clone(),
+        environments: select.envs.clone(),
         compute: select.compute.clone(),
         database: select.db.clone(),
-        environments: select.envs.clone(),
-    };
-    let riglet = config::load(&g.config, &ov)?;
-    let host = host_for(g, Some(&riglet));
-    let backends = Backends::load(&riglet, &host)?;
-    let plan = planner::plan(&riglet, &backends)?;
-    Ok(Prepared {
-        riglet,
-        backends,
-        plan,
-    })
-}
-
-fn host_for(g: &Global, riglet: Option<&Riglet>) -> PluginHost {
-    let mut explicit: Vec<PathBuf> = g.plugins.clone();
-    if let Some(r) = riglet {
-        explicit.extend(r.plugin_paths.iter().cloned());
     }
-    let project_dir = riglet
-        .map(|r| r.project_dir.clone())
-        .or_else(|| g.config.parent().map(Path::to_path_buf));
-    PluginHost::new(SearchPath::standard(explicit, project_dir.as_deref()))
 }
 
-async fn connect(g: &Global, p: &mut Prepared) -> Result<Engine> {
-    let clients = Clients::new(&AwsOptions {
-        profile: g.profile.clone(),
-        region: Some(p.riglet.info.region.clone()),
-        endpoint_url: g.endpoint_url.clone(),
-    })
-    .await;
-    let account = clients
-        .account_id()
-        .await
-        .context("checking AWS credentials (sts:GetCallerIdentity)")?;
-    tracing::info!(%account, region = %clients.region, "connected");
-    p.riglet.fill_account(&account);
-    p.plan = planner::plan(&p.riglet, &p.backends)?;
-    Ok(Engine::new(
-        clients,
-        Arc::new(StderrReporter { events: !g.quiet }),
+/// The configuration, its backends and its plan: everything checked before any AWS call.
+fn prepare(g: &Global, select: &Select) -> Result<Session> {
+    Ok(Session::load(&session_options(g, select))?)
+}
+
+async fn connect(g: &Global, p: &mut Session) -> Result<Engine> {
+    Ok(p.connect(
+        Arc::new(PlainLines::new(!g.quiet)),
         EngineOptions::default(),
-    ))
+    )
+    .await?)
 }
 
 struct TtyPrompt;
@@ -292,7 +260,7 @@ async fn run(cli: Cli) -> Result<u8> {
             command: PluginsCommand::List,
         } => {
             let riglet = config::load(&g.config, &Overrides::default()).ok();
-            let host = host_for(&g, riglet.as_ref());
+            let host = plugin_host(&session_options(&g, &Select::default()), riglet.as_ref());
             let rows = host.list();
             if g.json {
                 print_json(&rows)?;
@@ -329,24 +297,7 @@ async fn run(cli: Cli) -> Result<u8> {
         }
         Command::Render { select, out } => {
             let p = prepare(&g, &select)?;
-            let mut written = Vec::new();
-            for s in &p.plan.stacks {
-                let dir = out.join(s.env.as_deref().unwrap_or("riglet"));
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-                let t = dir.join(format!("{}.yaml", s.plan.name));
-                std::fs::write(&t, &s.plan.template_body)
-                    .with_context(|| format!("writing {}", t.display()))?;
-                let params: Vec<serde_json::Value> = s
-                    .plan
-                    .parameters
-                    .iter()
-                    .map(|(k, v)| serde_json::json!({"ParameterKey": k, "ParameterValue": v}))
-                    .collect();
-                let pf = dir.join(format!("{}.parameters.json", s.plan.name));
-                std::fs::write(&pf, serde_json::to_string_pretty(&params)? + "\n")?;
-                written.push(serde_json::json!({"stack": s.plan.name, "env": s.env, "backend": s.backend, "template": t, "parameters": pf}));
-            }
+            let written = render::render(&p.plan, &out)?;
             if p.riglet
                 .info
                 .domain_cert_arn
@@ -361,8 +312,8 @@ async fn run(cli: Cli) -> Result<u8> {
                 print_json(&written)?;
             } else {
                 for w in &written {
-                    println!("{}", w["template"].as_str().unwrap_or_default());
-                    println!("{}", w["parameters"].as_str().unwrap_or_default());
+                    println!("{}", w.template.display());
+                    println!("{}", w.parameters.display());
                 }
             }
             Ok(0)

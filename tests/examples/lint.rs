@@ -6,8 +6,26 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use rig_engine::render;
+use rig_engine::session::{Session, SessionOptions};
 use rig_tests::matrix::{self, rig_binary, OFFLINE_CERT};
 use rig_tests::{repo_root, venv};
+
+/// The workspace's plugin libraries, beside the `rig` binary this build made (this program runs
+/// from `examples/`, so the folder beside it is not theirs).
+fn plugin_libraries() -> Vec<PathBuf> {
+    let dir = rig_binary().parent().map(PathBuf::from).unwrap_or_default();
+    [
+        "ecs-ec2",
+        "fargate",
+        "aurora-provisioned",
+        "aurora-serverless",
+        "couchdb",
+    ]
+    .iter()
+    .map(|id| dir.join(rig_engine::plugin::plugin_file_name(id)))
+    .collect()
+}
 
 fn main() -> Result<()> {
     let venv = venv()?;
@@ -22,35 +40,20 @@ fn main() -> Result<()> {
         );
         std::fs::write(&config, text)?;
         let out = dir.path().join(c.label());
-        let output = Command::new(rig_binary())
-            .arg("--config")
-            .arg(&config)
-            .args([
-                "render",
-                "--compute",
-                c.compute,
-                "--db",
-                c.database,
-                "--out",
-            ])
-            .arg(&out)
-            .output()?;
-        if !output.status.success() {
-            bail!(
-                "rig render failed for {}:\n{}",
-                c.label(),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let mut n = 0;
-        for line in String::from_utf8_lossy(&output.stdout).lines() {
-            let p = PathBuf::from(line);
-            if p.extension().is_some_and(|e| e == "yaml") {
-                n += 1;
-                // Identical templates are linted once.
-                if seen.insert(std::fs::read(&p)?) {
-                    files.push(p);
-                }
+        let session = Session::load(&SessionOptions {
+            config: config.clone(),
+            compute: Some(c.compute.to_string()),
+            database: Some(c.database.to_string()),
+            plugins: plugin_libraries(),
+            ..Default::default()
+        })
+        .with_context(|| format!("planning {}", c.label()))?;
+        let rendered = render::render(&session.plan, &out)?;
+        let n = rendered.len();
+        for r in rendered {
+            // Identical templates are linted once.
+            if seen.insert(std::fs::read(&r.template)?) {
+                files.push(r.template);
             }
         }
         eprintln!("lint: rendered {} ({n} stacks)", c.label());

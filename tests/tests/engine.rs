@@ -272,7 +272,7 @@ fn ctrl_c_stops_waiting_and_a_rerun_converges_without_duplicates() {
     for line in lines.by_ref() {
         let line = line.unwrap();
         seen.push(line.clone());
-        if line.contains(": creating (") {
+        if line.ends_with(": creating") {
             // The first stack is being created: interrupt as a user would.
             let ok = std::process::Command::new("kill")
                 .args(["-INT", &child.id().to_string()])

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::{debug, warn};
 
-use super::loader::Table;
+use super::table::Table;
 
 /// A plugin loaded from a library, usable wherever the engine expects a backend.
 ///

@@ -17,14 +17,7 @@ use tracing::debug;
 
 use super::dynamic::DynamicPlugin;
 use super::error::HostError;
-
-/// The functions of a plugin's table, copied out of it once checked.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Table {
-    pub(super) manifest: ManifestFn,
-    pub(super) call: CallFn,
-    pub(super) free: FreeFn,
-}
+use super::table::Table;
 
 /// What loading one file gave.
 #[derive(Debug, Clone)]

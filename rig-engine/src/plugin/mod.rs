@@ -30,6 +30,7 @@ mod dynamic;
 mod error;
 mod loader;
 mod search;
+mod table;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

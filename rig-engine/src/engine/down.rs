@@ -26,11 +26,11 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::cloud::cfn::{ResourceEvent, StackError, Stacks};
+use crate::engine::record::{adoption_note, Record};
 use crate::engine::{Engine, EngineError};
 use crate::ownership::{self, Expected, NotOwned, Verdict};
 use crate::planner::RigletPlan;
-use crate::record::{adoption_note, Record};
-use crate::stack::{ResourceEvent, StackError, Stacks};
 
 /// What to tear down.
 #[derive(Debug, Clone, Copy, Default)]
@@ -442,7 +442,7 @@ impl Engine {
                     .map(|d| d.name.as_str())
                     .collect();
                 if let Some(bad) = dependents.iter().find(|d| not_deleted.contains(**d)) {
-                    self.reporter.step(&format!(
+                    self.events.note(format!(
                         "{}: left in place, because {bad} (which depends on it) was not deleted",
                         s.name
                     ));
@@ -475,7 +475,7 @@ impl Engine {
                     match r {
                         Ok(retained) => {
                             for k in &retained {
-                                self.reporter.step(&format!(
+                                self.events.note(format!(
                                     "{}: kept {} {} ({})",
                                     s.name,
                                     k.resource_type,
@@ -484,12 +484,12 @@ impl Engine {
                                 ));
                             }
                             report.retained.extend(retained);
-                            self.reporter.step(&format!("{}: deleted", s.name));
+                            self.events.note(format!("{}: deleted", s.name));
                             deleted.insert(s.name.clone());
                             report.stacks_deleted.push(s.name);
                         }
                         Err(e) => {
-                            self.reporter.step(&format!("{}: FAILED to delete", s.name));
+                            self.events.note(format!("{}: FAILED to delete", s.name));
                             let resources = match &e {
                                 StackError::Failed { resources, .. } => resources.clone(),
                                 _ => vec![],
@@ -521,7 +521,7 @@ impl Engine {
             }
             match self.clients.delete_bucket(&b.name).await {
                 Ok(_) => {
-                    self.reporter.step(&format!("deleted bucket {}", b.name));
+                    self.events.note(format!("deleted bucket {}", b.name));
                     report.buckets_deleted.push(b.name.clone());
                 }
                 Err(e) => report.errors.push(format!("bucket {}: {e}", b.name)),
@@ -556,7 +556,7 @@ async fn delete_one(
         return Ok(vec![]);
     };
     if state.in_progress() {
-        st.reporter.step(&format!(
+        st.events.note(format!(
             "{name}: {} (left by an earlier run); waiting for it",
             state.status
         ));
@@ -568,7 +568,7 @@ async fn delete_one(
         }
     }
     if state.parameter("DeletionProtection") == Some("true") && !state.delete_failed() {
-        st.reporter.step(&format!(
+        st.events.note(format!(
             "{name}: turning deletion protection off before deleting"
         ));
         st.set_parameters(&state, &[("DeletionProtection".into(), "false".into())])
@@ -579,7 +579,7 @@ async fn delete_one(
     } else {
         vec![]
     };
-    st.reporter.step(&format!(
+    st.events.note(format!(
         "{name}: deleting{}",
         if state.delete_failed() {
             " (retrying: its last deletion failed)"
@@ -611,7 +611,7 @@ async fn delete_one(
                 } else {
                     st.clients.purge_bucket(&h.name).await?
                 };
-                st.reporter.step(&format!(
+                st.events.note(format!(
                     "{name}: emptied {} ({count} removed) so that CloudFormation can delete it",
                     h.name
                 ));

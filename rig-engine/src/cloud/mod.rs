@@ -1,13 +1,26 @@
-//! AWS clients, built once per run from one `aws-config` load.
+//! The only module that calls AWS: SDK clients built once per run from one `SdkConfig`, and the
+//! operations rig needs on them (`cfn`: stacks and change sets; `store`: buckets, templates, SSM
+//! parameters and ECR repositories).
 //!
 //! Every command honours `--profile`, `--region` and `--endpoint-url` (or `AWS_ENDPOINT_URL`).
 //! With an endpoint override S3 uses path-style addressing, which local emulators need.
 
+pub mod cfn;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 
 /// Where and as whom to reach AWS.
 #[derive(Debug, Clone, Default)]
@@ -17,7 +30,7 @@ pub struct AwsOptions {
     pub endpoint_url: Option<String>,
 }
 
-/// The service clients the engine uses.
+/// The service clients the engine uses, and the count of the calls made through them.
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub cfn: aws_sdk_cloudformation::Client,
@@ -30,6 +43,7 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub region: String,
     pub endpoint_url: Option<String>,
+    pub calls: CallCounter,
 }
 
 impl Clients {
@@ -63,26 +77,130 @@ impl Clients {
         if let Some(e) = &endpoint {
             loader = loader.endpoint_url(e);
         }
-        let conf = loader.load().await;
+        Clients::from_sdk_config(&loader.load().await)
+    }
+
+    /// Every client from one `SdkConfig` (the seam tests and proxies use: point its endpoint
+    /// anywhere). With an endpoint override S3 uses path-style addressing.
+    pub fn from_sdk_config(conf: &aws_config::SdkConfig) -> Clients {
         let region = conf
             .region()
             .map(|r| r.to_string())
             .unwrap_or_else(|| "us-east-1".to_string());
-        let s3conf = aws_sdk_s3::config::Builder::from(&conf)
+        let endpoint = conf.endpoint_url().map(str::to_string);
+        let calls = CallCounter::default();
+        macro_rules! client {
+            ($sdk:ident) => {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(conf)
+                        .interceptor(calls.clone())
+                        .build(),
+                )
+            };
+        }
+        let s3conf = aws_sdk_s3::config::Builder::from(conf)
             .force_path_style(endpoint.is_some())
+            .interceptor(calls.clone())
             .build();
         Clients {
-            cfn: aws_sdk_cloudformation::Client::new(&conf),
+            cfn: client!(aws_sdk_cloudformation),
             s3: aws_sdk_s3::Client::from_conf(s3conf),
-            ssm: aws_sdk_ssm::Client::new(&conf),
-            sts: aws_sdk_sts::Client::new(&conf),
-            ecs: aws_sdk_ecs::Client::new(&conf),
-            ecr: aws_sdk_ecr::Client::new(&conf),
-            rds: aws_sdk_rds::Client::new(&conf),
-            ec2: aws_sdk_ec2::Client::new(&conf),
+            ssm: client!(aws_sdk_ssm),
+            sts: client!(aws_sdk_sts),
+            ecs: client!(aws_sdk_ecs),
+            ecr: client!(aws_sdk_ecr),
+            rds: client!(aws_sdk_rds),
+            ec2: client!(aws_sdk_ec2),
             region,
             endpoint_url: endpoint,
+            calls,
         }
+    }
+}
+
+/// Counts every request attempt sent to AWS, by service and operation (an SDK interceptor on
+/// every client). Shared by clones.
+#[derive(Clone, Debug, Default)]
+pub struct CallCounter(Arc<Mutex<BTreeMap<(String, String), usize>>>);
+
+/// The calls made so far: (service, operation) → attempts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CallCounts(pub BTreeMap<String, usize>);
+
+impl CallCounts {
+    pub fn total(&self) -> usize {
+        self.0.values().sum()
+    }
+
+    /// Calls that change something: operations named Create*, Put*, Delete*, Update*, Execute*,
+    /// Add*, Remove*, Batch*, Set*, Tag*, Untag*, Start*, Stop*, Cancel*, Continue*, Register*,
+    /// Deregister*, Modify*.
+    pub fn mutating(&self) -> usize {
+        const VERBS: [&str; 18] = [
+            "Create",
+            "Put",
+            "Delete",
+            "Update",
+            "Execute",
+            "Add",
+            "Remove",
+            "Batch",
+            "Set",
+            "Tag",
+            "Untag",
+            "Start",
+            "Stop",
+            "Cancel",
+            "Continue",
+            "Register",
+            "Deregister",
+            "Modify",
+        ];
+        self.0
+            .iter()
+            .filter(|(op, _)| {
+                let name = op.rsplit(':').next().unwrap_or(op);
+                VERBS.iter().any(|v| name.starts_with(v))
+            })
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+impl CallCounter {
+    /// A snapshot, keyed `service:Operation`.
+    pub fn snapshot(&self) -> CallCounts {
+        CallCounts(
+            self.0
+                .lock()
+                .expect("lock")
+                .iter()
+                .map(|((s, o), n)| (format!("{s}:{o}"), *n))
+                .collect(),
+        )
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "rig::CallCounter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(m) = cfg.load::<Metadata>() {
+            *self
+                .0
+                .lock()
+                .expect("lock")
+                .entry((m.service().to_string(), m.name().to_string()))
+                .or_default() += 1;
+        }
+        Ok(())
     }
 }
 

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::cloud::cfn::StackState;
 use crate::ownership::{self, NotOwned, Verdict};
 use crate::planner::RigletPlan;
-use crate::stack::StackState;
 
 /// A live stack of the riglet.
 #[derive(Debug, Clone)]

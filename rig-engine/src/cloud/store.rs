@@ -15,7 +15,7 @@ use aws_sdk_ssm::types::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::aws::{aws_err, AwsError, Clients};
+use crate::cloud::{aws_err, AwsError, Clients};
 
 /// What happened to a bucket, parameter or upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +53,31 @@ pub fn template_url(bucket: &str, region: &str, key: &str) -> String {
 impl Clients {
     fn ep(&self) -> Option<&str> {
         self.endpoint_url.as_deref()
+    }
+
+    /// The names of the account's buckets (one ListBuckets, paginated).
+    pub async fn bucket_names(&self) -> Result<std::collections::BTreeSet<String>, AwsError> {
+        let mut names = std::collections::BTreeSet::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .s3
+                .list_buckets()
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| aws_err("ListBuckets", self.ep(), e))?;
+            names.extend(
+                out.buckets()
+                    .iter()
+                    .filter_map(|b| b.name())
+                    .map(str::to_string),
+            );
+            token = out.continuation_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(names);
+            }
+        }
     }
 
     /// A bucket's tags: `None` when the bucket does not exist, an empty map when it has none.

@@ -11,8 +11,8 @@ use aws_sdk_cloudformation::types::{
     Replacement, Tag,
 };
 
-use crate::aws::{aws_err, AwsError, Clients};
-use crate::report::Reporter;
+use crate::cloud::{aws_err, AwsError, Clients};
+use crate::events::{Event, EventSink};
 
 /// The state of a stack as rig needs to know it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,9 @@ pub struct StackState {
     pub tags: BTreeMap<String, String>,
     /// The capabilities it was deployed with (`CAPABILITY_NAMED_IAM`, ...).
     pub capabilities: Vec<String>,
+    /// SSM-typed parameters (`AWS::SSM::Parameter::Value<...>`): key → the value CloudFormation
+    /// resolved at the last deploy (the parameter's value is the SSM parameter's name).
+    pub resolved: BTreeMap<String, String>,
 }
 
 impl StackState {
@@ -184,10 +187,10 @@ impl Backoff {
     }
 }
 
-/// Operations on stacks, with the clients and the reporter.
+/// Operations on stacks, with the clients and where their events go.
 pub struct Stacks<'a> {
     pub clients: &'a Clients,
-    pub reporter: &'a dyn Reporter,
+    pub events: &'a dyn EventSink,
     pub backoff: Backoff,
 }
 
@@ -479,7 +482,7 @@ impl Stacks<'_> {
         }
     }
 
-    /// Waits until the stack is no longer in progress, streaming new events to the reporter.
+    /// Waits until the stack is no longer in progress, streaming new events.
     /// Returns the final state, or an error with the events that explain a failure.
     pub async fn wait(
         &self,
@@ -505,6 +508,7 @@ impl Stacks<'_> {
                         termination_protection: false,
                         tags: BTreeMap::new(),
                         capabilities: vec![],
+                        resolved: BTreeMap::new(),
                     })
                 }
                 // Right after ExecuteChangeSet a new stack may still read REVIEW_IN_PROGRESS.
@@ -563,18 +567,13 @@ impl Stacks<'_> {
             seen.insert(e.event_id().unwrap_or_default().to_string());
             let status = e.resource_status().map(|s| s.as_str()).unwrap_or_default();
             let reason = e.resource_status_reason().unwrap_or_default();
-            let line = format!(
-                "{:<28} {:<44} {}{}",
-                status,
-                e.resource_type().unwrap_or_default(),
-                e.logical_resource_id().unwrap_or_default(),
-                if reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(" — {reason}")
-                }
-            );
-            self.reporter.event(stack, &line);
+            self.events.emit(Event::Resource {
+                stack: stack.to_string(),
+                logical_id: e.logical_resource_id().unwrap_or_default().to_string(),
+                resource_type: e.resource_type().unwrap_or_default().to_string(),
+                status: status.to_string(),
+                reason: (!reason.is_empty()).then(|| reason.to_string()),
+            });
             let logical_id = e.logical_resource_id().unwrap_or_default();
             // The stack's own line (its logical id is its name) only repeats its resources'.
             let notable =
@@ -657,6 +656,19 @@ impl Stacks<'_> {
             .await
             .map_err(|e| aws_err("UpdateTerminationProtection", self.ep(), e))?;
         Ok(())
+    }
+
+    /// The template body a stack was last deployed with (GetTemplate, original stage).
+    pub async fn template(&self, stack: &str) -> Result<String, AwsError> {
+        let out = self
+            .clients
+            .cfn
+            .get_template()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| aws_err("GetTemplate", self.ep(), e))?;
+        Ok(out.template_body().unwrap_or_default().to_string())
     }
 
     /// The resources of a stack (ListStackResources, paginated): (type, logical id, physical id).
@@ -800,6 +812,16 @@ fn state_of(s: &aws_sdk_cloudformation::types::Stack) -> Option<StackState> {
             .capabilities()
             .iter()
             .map(|c| c.as_str().to_string())
+            .collect(),
+        resolved: s
+            .parameters()
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p.parameter_key()?.to_string(),
+                    p.resolved_value()?.to_string(),
+                ))
+            })
             .collect(),
     })
 }

@@ -1,0 +1,111 @@
+//! `[compute]` / `[database]`: which backend each role uses (file or flag), and its settings per
+//! environment (the backend's table overlaid with the environment's table).
+
+use indexmap::IndexMap;
+use rig_core::names;
+use rig_core::Settings;
+
+use super::file::toml_to_settings;
+use super::{BackendToml, EnvToml, Overrides, RigToml};
+
+/// A backend selected for a role, with its settings per environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendChoice {
+    pub id: String,
+    /// Environment name → the backend's table overlaid with the environment's table.
+    pub settings: IndexMap<String, Settings>,
+}
+
+/// The compute backend (required) and the database backend (optional).
+pub(super) fn resolve(
+    t: &RigToml,
+    ov: &Overrides,
+    env_tables: &IndexMap<String, EnvToml>,
+    problems: &mut Vec<String>,
+) -> (BackendChoice, Option<BackendChoice>) {
+    let compute = resolve_backend(
+        "compute",
+        Some(&t.compute),
+        ov.compute.as_deref(),
+        env_tables,
+        |e| &e.compute,
+        problems,
+    );
+    let database = resolve_backend(
+        "database",
+        t.database.as_ref(),
+        ov.database.as_deref(),
+        env_tables,
+        |e| &e.database,
+        problems,
+    );
+    let compute = match compute {
+        Some(c) => c,
+        None => {
+            if problems.is_empty() {
+                problems.push(
+                    "`compute.backend`: a compute backend is required (ecs-ec2 or fargate)".into(),
+                );
+            }
+            BackendChoice {
+                id: String::new(),
+                settings: IndexMap::new(),
+            }
+        }
+    };
+    (compute, database)
+}
+
+fn resolve_backend(
+    role: &str,
+    table: Option<&BackendToml>,
+    flag: Option<&str>,
+    envs: &IndexMap<String, EnvToml>,
+    env_part: impl Fn(&EnvToml) -> &IndexMap<String, toml::Table>,
+    problems: &mut Vec<String>,
+) -> Option<BackendChoice> {
+    let id = flag
+        .map(str::to_string)
+        .or_else(|| table.map(|t| t.backend.clone()))?;
+    if id == "none" {
+        if role == "compute" {
+            problems.push(
+                "`compute.backend`: compute cannot be `none`; choose ecs-ec2 or fargate".into(),
+            );
+        }
+        return None;
+    }
+    if let Err(e) = names::validate_segment("backend id", &id) {
+        problems.push(format!("`{role}.backend`: {e}"));
+        return None;
+    }
+    let mut base = Settings::new();
+    if let Some(t) = table {
+        for (k, v) in &t.tables {
+            match v {
+                toml::Value::Table(tab) => {
+                    if *k == id {
+                        base = toml_to_settings(tab);
+                    }
+                }
+                _ => problems.push(format!(
+                    "`{role}.{k}`: backend settings go in the backend's own table, e.g. `[{role}.{}]` with `{k} = ...` inside",
+                    t.backend
+                )),
+            }
+        }
+    }
+    let mut settings = IndexMap::new();
+    for (env, et) in envs {
+        let mut s = base.clone();
+        for (k, tab) in env_part(et) {
+            if *k == id {
+                for (kk, vv) in toml_to_settings(tab) {
+                    s.insert(kk, vv);
+                }
+            }
+        }
+        settings.insert(env.clone(), s);
+    }
+    Some(BackendChoice { id, settings })
+}

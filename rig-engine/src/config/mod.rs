@@ -1,0 +1,152 @@
+//! `rig.toml`: the riglet configuration, and its resolution with command-line overrides.
+//!
+//! Every problem is reported with the key it concerns and the file it is in; an unknown key,
+//! a bad value or a missing field is an error, never silently ignored. Secrets are never in
+//! this file (see [`crate::secrets`]).
+//!
+//! By concern: `file` (the file's serde types, reading and parsing), `info` (region, domain,
+//! certificate, key pair, e-mail), `environments` and `cidr` (networks, defaults, `--env`),
+//! `backends` (backend choice and per-environment settings), `pipelines`, and `names` (the
+//! up-front name checks). [`resolve`] calls each in turn and collects their problems.
+
+mod backends;
+mod cidr;
+mod environments;
+mod file;
+mod info;
+mod names;
+mod pipelines;
+
+use std::path::{Path, PathBuf};
+
+use rig_core::names::RigletNames;
+use rig_core::{EnvironmentSpec, RigletInfo};
+
+pub use backends::BackendChoice;
+pub use cidr::Cidr;
+pub use environments::DEFAULT_ENVIRONMENTS;
+pub use file::{parse, BackendToml, EnvToml, PluginsToml, RigToml};
+pub use pipelines::{PipelineSpec, PipelineToml};
+
+/// Everything wrong with a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}\n  hint: create it (see rig.example.toml) or pass --config PATH")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+}
+
+/// Command-line choices that override the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub region: Option<String>,
+    pub compute: Option<String>,
+    /// `Some("none")` removes the database.
+    pub database: Option<String>,
+    /// Restrict to these environments (in the file's order). Empty: all.
+    pub environments: Vec<String>,
+}
+
+/// The configuration resolved: names checked, defaults applied, overrides applied.
+#[derive(Debug, Clone)]
+pub struct Riglet {
+    pub names: RigletNames,
+    pub info: RigletInfo,
+    pub environments: Vec<EnvironmentSpec>,
+    pub compute: BackendChoice,
+    pub database: Option<BackendChoice>,
+    /// Explicit plugin files (absolute).
+    pub plugin_paths: Vec<PathBuf>,
+    /// Pipelines; empty when `--env` selects part of the riglet (pipelines span environments).
+    pub pipelines: Vec<PipelineSpec>,
+    /// No `--env` narrowed it: the whole riglet (every environment and the pipelines).
+    pub whole: bool,
+    /// The folder holding the config file (the project folder; `.rig/plugins` lives there).
+    pub project_dir: PathBuf,
+    pub config_path: PathBuf,
+}
+
+/// Stands for the AWS account id in a certificate ARN built from a bare certificate id;
+/// [`Riglet::fill_account`] replaces it.
+pub const ACCOUNT_PLACEHOLDER: &str = "{ACCOUNT}";
+
+impl Riglet {
+    /// Puts the caller's account id into values that need it (the certificate ARN).
+    pub fn fill_account(&mut self, account: &str) {
+        self.info.domain_cert_arn = self
+            .info
+            .domain_cert_arn
+            .replace(ACCOUNT_PLACEHOLDER, account);
+    }
+
+    /// Names of the environments, in order.
+    pub fn env_names(&self) -> Vec<String> {
+        self.environments.iter().map(|e| e.name.clone()).collect()
+    }
+}
+
+/// Reads and resolves `path`.
+pub fn load(path: &Path, ov: &Overrides) -> Result<Riglet, ConfigError> {
+    let text = file::read(path)?;
+    let parsed = parse(path, &text)?;
+    resolve(path, parsed, ov)
+}
+
+/// Applies defaults and overrides and checks everything that can be checked without AWS.
+pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, ConfigError> {
+    let mut problems: Vec<String> = Vec::new();
+    names::check_segments(&t, &mut problems);
+    let checked = info::check(&t, ov, &mut problems);
+    let env_tables = environments::tables(&t.environments, &mut problems);
+    let envs = environments::resolve(&env_tables, ov, &mut problems);
+    let (compute, database) = backends::resolve(&t, ov, &env_tables, &mut problems);
+    let dir = file::project_dir(path);
+    let plugin_paths = file::plugin_paths(&t.plugins, &dir);
+    let pipelines = pipelines::resolve(&t.pipelines, &env_tables, ov, &mut problems);
+    let names = RigletNames::new(&t.owner, &t.project, &checked.region);
+    if problems.is_empty() {
+        names::check_riglet_names(&names, &envs, &mut problems);
+    }
+    if !problems.is_empty() {
+        problems.dedup();
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            problems,
+        });
+    }
+    let info = RigletInfo {
+        owner: t.owner,
+        project: t.project,
+        region: checked.region,
+        domain: t.domain,
+        domain_cert_arn: checked.domain_cert_arn,
+        key_name: t.key_name,
+        email: t.email,
+        ssm_prefix: names.ssm_prefix(),
+    };
+    Ok(Riglet {
+        names,
+        info,
+        environments: envs,
+        compute,
+        database,
+        plugin_paths,
+        pipelines,
+        whole: ov.environments.is_empty(),
+        project_dir: dir,
+        config_path: path.to_path_buf(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

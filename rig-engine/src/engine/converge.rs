@@ -1,0 +1,228 @@
+//! One stack's state machine: wait for an earlier run, refuse what cannot be updated, replace
+//! a failed create (with consent), prepare a change set, execute it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::cloud::cfn::{
+    ChangeKind, Prepared, ResourceChange, StackError, StackInput, StackState, Stacks,
+    TemplateSource,
+};
+use crate::cloud::store::Touch;
+use crate::cloud::Clients;
+use crate::engine::{env_flag, EngineError, EngineOptions, Outcome, StackReport};
+use crate::events::{Event, EventSink, Phase};
+use crate::planner::PlannedStack;
+
+/// What a deploy task owns.
+pub(crate) struct Ctx {
+    pub(crate) clients: Clients,
+    pub(crate) events: Arc<dyn EventSink>,
+    pub(crate) options: EngineOptions,
+    pub(crate) in_flight: Arc<Mutex<BTreeMap<String, String>>>,
+    /// Set when this task uploaded its template.
+    pub(crate) uploaded: std::sync::atomic::AtomicBool,
+}
+
+pub(crate) fn stack_input<'a>(s: &'a PlannedStack, template: TemplateSource<'a>) -> StackInput<'a> {
+    StackInput {
+        name: &s.plan.name,
+        template,
+        parameters: s
+            .plan
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        tags: s
+            .plan
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        capabilities: s
+            .plan
+            .capabilities
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect(),
+    }
+}
+
+impl Ctx {
+    pub(crate) fn stacks(&self) -> Stacks<'_> {
+        Stacks {
+            clients: &self.clients,
+            events: self.events.as_ref(),
+            backoff: self.options.backoff,
+        }
+    }
+
+    fn mark(&self, stack: &str, phase: Option<Phase>) {
+        let mut m = self.in_flight.lock().expect("lock");
+        match phase {
+            Some(p) => {
+                m.insert(stack.to_string(), p.as_str().to_string());
+                self.events.emit(Event::StackPhase {
+                    stack: stack.to_string(),
+                    phase: p,
+                });
+            }
+            None => {
+                m.remove(stack);
+            }
+        }
+    }
+
+    /// Converges one stack (or, when assessed unchanged, reports it so at once).
+    pub(crate) async fn deploy_one(
+        &self,
+        s: PlannedStack,
+        work: Work,
+        live: Option<StackState>,
+        t0: Instant,
+    ) -> StackReport {
+        let started_ms = t0.elapsed().as_millis();
+        let name = s.plan.name.clone();
+        let result = match work {
+            Work::Unchanged => Ok((Outcome::Unchanged, vec![])),
+            Work::Converge => {
+                self.events.emit(Event::StackStarted {
+                    stack: name.clone(),
+                });
+                self.try_deploy(&s, live).await
+            }
+        };
+        self.mark(&name, None);
+        let finished_ms = t0.elapsed().as_millis();
+        let uploaded = self.uploaded.load(std::sync::atomic::Ordering::SeqCst);
+        let (outcome, changes, error) = match result {
+            Ok((o, c)) => (o, c, None),
+            Err(e) => (Outcome::Failed, vec![], Some(e.to_string())),
+        };
+        self.events.emit(Event::StackDone {
+            stack: name.clone(),
+            outcome,
+            error: error.clone(),
+        });
+        StackReport {
+            name,
+            env: s.env.clone(),
+            outcome,
+            changes,
+            error,
+            started_ms,
+            finished_ms,
+            template_uploaded: uploaded,
+        }
+    }
+
+    async fn try_deploy(
+        &self,
+        s: &PlannedStack,
+        live: Option<StackState>,
+    ) -> Result<(Outcome, Vec<ResourceChange>), EngineError> {
+        let st = self.stacks();
+        let name = s.plan.name.as_str();
+        let (url, touch) = self
+            .clients
+            .upload_template(
+                &s.template_bucket,
+                &s.plan.template_file,
+                &s.plan.template_body,
+            )
+            .await?;
+        if touch == Touch::Created {
+            self.uploaded
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        let mut state = live;
+        if state.as_ref().is_some_and(|x| x.in_progress()) {
+            self.mark(name, Some(Phase::WaitingForEarlierRun));
+            let seen = st.latest_event_ids(name).await?;
+            // Whatever it ends in, we continue from there.
+            let _ = st.wait(name, seen).await;
+            state = st.describe(name).await?;
+        }
+        if let Some(x) = state.as_ref().filter(|x| x.delete_failed()) {
+            return Err(StackError::Failed {
+                stack: name.to_string(),
+                status: x.status.clone(),
+                reasons: vec![
+                    "a `rig down` did not finish deleting it, so it cannot be updated".into(),
+                    format!(
+                        "run `rig down{}` first: it retries the deletion and says what blocks it; then `rig up` creates it again",
+                        env_flag(s.env.as_deref())
+                    ),
+                ],
+                resources: vec![],
+            }
+            .into());
+        }
+        if let Some(x) = state.as_ref().filter(|x| x.failed_create()) {
+            if !self.options.replace_failed {
+                let reason = x.reason.clone().unwrap_or_default();
+                return Err(StackError::Failed {
+                    stack: name.to_string(),
+                    status: x.status.clone(),
+                    reasons: vec![
+                        format!(
+                            "its creation failed earlier{}",
+                            if reason.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {reason}")
+                            }
+                        ),
+                        "run `rig up --replace-failed` to delete and re-create it".into(),
+                    ],
+                    resources: vec![],
+                }
+                .into());
+            }
+            self.mark(name, Some(Phase::DeletingFailedStack));
+            st.delete(name).await?;
+            state = None;
+        }
+        if let Some(x) = state
+            .as_ref()
+            .filter(|x| x.status == "UPDATE_ROLLBACK_FAILED")
+        {
+            return Err(StackError::Failed {
+                stack: name.to_string(),
+                status: x.status.clone(),
+                reasons: vec!["continue the rollback (aws cloudformation continue-update-rollback), then run `rig up` again".into()],
+                resources: vec![],
+            }
+            .into());
+        }
+        self.mark(name, Some(Phase::PreparingChangeSet));
+        let input = stack_input(s, TemplateSource::Url(url));
+        match st.prepare(&input, state.as_ref()).await? {
+            Prepared::Unchanged => Ok((Outcome::Unchanged, vec![])),
+            Prepared::Ready {
+                change_set,
+                kind,
+                changes,
+            } => {
+                let (phase, outcome) = match kind {
+                    ChangeKind::Create => (Phase::Creating, Outcome::Created),
+                    ChangeKind::Update => (Phase::Updating, Outcome::Updated),
+                };
+                self.mark(name, Some(phase));
+                st.execute(name, &change_set).await?;
+                Ok((outcome, changes))
+            }
+        }
+    }
+}
+
+/// What `up` found a stack needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Work {
+    /// Deployed exactly as planned: nothing to do.
+    Unchanged,
+    /// Wait, replace, refuse, or go through a change set.
+    Converge,
+}

@@ -1,0 +1,143 @@
+//! The deploy engine: `up`, `plan`, `down`, `status`, `outputs`, `protect`.
+//!
+//! A riglet is a DAG of stacks ([`RigletPlan`]). `up` deploys independent stacks concurrently
+//! (bounded); a failed stack stops what depends on it, not the rest. Re-running converges: an
+//! unchanged stack costs one empty change set and no update; a stack left in progress by an
+//! interrupted run is waited for; a failed create is replaced only with consent.
+
+mod converge;
+pub mod down;
+mod preview;
+pub mod record;
+pub mod reports;
+mod status;
+mod up;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use crate::cloud::cfn::{Backoff, StackError, Stacks};
+use crate::cloud::{AwsError, Clients};
+use crate::engine::converge::Ctx;
+use crate::engine::record::{LiveStack, OrphanReport, Record};
+use crate::events::EventSink;
+use crate::ownership::NotOwned;
+use crate::planner::RigletPlan;
+use crate::secrets::SecretError;
+
+pub use reports::*;
+
+/// How the engine behaves.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Stacks deployed at the same time.
+    pub concurrency: usize,
+    pub backoff: Backoff,
+    /// Delete and re-create stacks whose creation failed (ROLLBACK_COMPLETE).
+    pub replace_failed: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            concurrency: 4,
+            backoff: Backoff::default(),
+            replace_failed: false,
+        }
+    }
+}
+
+/// Engine failures that stop a whole command.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    #[error("refusing to delete: termination protection is on for {}\n  hint: run `rig unprotect` first", .0.join(", "))]
+    Protected(Vec<String>),
+    #[error("refusing to act: {} resource(s) with the names this riglet uses are not this riglet's, and nothing was changed:\n{}\n  hint: rig only changes or deletes what carries this riglet's tags; give this riglet another owner or project, or remove or rename the other resource", .0.len(), .0.iter().map(|n| format!("  - {n}")).collect::<Vec<_>>().join("\n"))]
+    NotOwned(Vec<NotOwned>),
+}
+
+/// The engine: clients, where events go, and options.
+pub struct Engine {
+    pub clients: Clients,
+    pub events: Arc<dyn EventSink>,
+    pub options: EngineOptions,
+    in_flight: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+impl Engine {
+    pub fn new(clients: Clients, events: Arc<dyn EventSink>, options: EngineOptions) -> Engine {
+        Engine {
+            clients,
+            events,
+            options,
+            in_flight: Default::default(),
+        }
+    }
+
+    pub(crate) fn stacks(&self) -> Stacks<'_> {
+        Stacks {
+            clients: &self.clients,
+            events: self.events.as_ref(),
+            backoff: self.options.backoff,
+        }
+    }
+
+    /// The riglet's record for `plan`: every live stack, sorted into planned, adopted, orphan
+    /// and foreign (one paginated DescribeStacks).
+    pub async fn record(&self, plan: &RigletPlan) -> Result<Record, EngineError> {
+        Ok(Record::survey(plan, self.stacks().list_all().await?))
+    }
+
+    /// What each orphan holds (its resources), for `plan` and `up` to show.
+    async fn orphan_reports(&self, record: &Record) -> Result<Vec<OrphanReport>, EngineError> {
+        let mut out = Vec::new();
+        for o in record.orphans() {
+            out.push(self.orphan_report(o).await?);
+        }
+        Ok(out)
+    }
+
+    async fn orphan_report(&self, o: &LiveStack) -> Result<OrphanReport, EngineError> {
+        let holds = self
+            .stacks()
+            .resources(o.name())
+            .await?
+            .into_iter()
+            .map(|r| format!("{} {}", r.resource_type, r.logical_id))
+            .collect();
+        Ok(OrphanReport {
+            name: o.name().to_string(),
+            env: o.env.clone(),
+            role: o.role.clone(),
+            backend: o.backend.clone(),
+            status: o.state.status.clone(),
+            holds,
+        })
+    }
+
+    /// Stacks being changed right now (for the message after an interruption).
+    pub fn in_flight(&self) -> Vec<String> {
+        self.in_flight
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(k, v)| format!("{k} ({v})"))
+            .collect()
+    }
+
+    pub(crate) fn ctx(&self) -> Ctx {
+        Ctx {
+            clients: self.clients.clone(),
+            events: self.events.clone(),
+            options: self.options.clone(),
+            in_flight: self.in_flight.clone(),
+            uploaded: Default::default(),
+        }
+    }
+}

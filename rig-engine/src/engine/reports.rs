@@ -1,0 +1,158 @@
+//! What commands report: outcomes and actions as serialisable enums, not strings.
+
+use serde::Serialize;
+
+pub use crate::cloud::cfn::ResourceChange;
+use crate::engine::record::OrphanReport;
+
+/// What happened to one stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    Failed,
+    /// Not attempted because a stack it depends on failed.
+    Skipped,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// One stack's result of `up`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StackReport {
+    pub name: String,
+    pub env: Option<String>,
+    pub outcome: Outcome,
+    pub changes: Vec<ResourceChange>,
+    pub error: Option<String>,
+    /// Milliseconds since the start of the run.
+    pub started_ms: u128,
+    pub finished_ms: u128,
+    /// Its template was new and had to be uploaded.
+    pub template_uploaded: bool,
+}
+
+/// The result of `up`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct UpReport {
+    pub stacks: Vec<StackReport>,
+    pub buckets_created: Vec<String>,
+    pub parameters_written: Vec<String>,
+    pub secrets_stored: Vec<String>,
+    pub templates_uploaded: usize,
+    /// Live stacks of the riglet the configuration no longer has (kept unless `--prune`).
+    pub orphans: Vec<OrphanReport>,
+}
+
+impl UpReport {
+    pub fn failed(&self) -> bool {
+        self.stacks
+            .iter()
+            .any(|s| matches!(s.outcome, Outcome::Failed | Outcome::Skipped))
+    }
+    pub fn changed(&self) -> bool {
+        !self.buckets_created.is_empty()
+            || !self.parameters_written.is_empty()
+            || !self.secrets_stored.is_empty()
+            || self
+                .stacks
+                .iter()
+                .any(|s| matches!(s.outcome, Outcome::Created | Outcome::Updated))
+    }
+}
+
+/// One stack's line in `rig plan`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StackPlanReport {
+    pub name: String,
+    pub env: Option<String>,
+    /// `create`, `update`, `unchanged`, `replace` (a failed stack), `wait` (in progress),
+    /// `blocked` (DELETE_FAILED: a `rig down` did not finish), `orphan` (live, not in the
+    /// configuration any more: `rig up --prune` or `rig down` deletes it).
+    pub action: String,
+    pub changes: Vec<ResourceChange>,
+    pub note: Option<String>,
+}
+
+/// The result of `plan`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PlanReport {
+    pub stacks: Vec<StackPlanReport>,
+    pub buckets_to_create: Vec<String>,
+    pub parameters_to_write: Vec<String>,
+    pub secrets_to_store: Vec<String>,
+}
+
+impl PlanReport {
+    pub fn has_changes(&self) -> bool {
+        !self.buckets_to_create.is_empty()
+            || !self.parameters_to_write.is_empty()
+            || !self.secrets_to_store.is_empty()
+            || self.stacks.iter().any(|s| s.action != "unchanged")
+    }
+}
+
+/// A health probe's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeResult {
+    pub what: String,
+    pub healthy: bool,
+    pub detail: String,
+}
+
+/// One stack in `rig status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StackStatusReport {
+    pub name: String,
+    pub env: Option<String>,
+    /// `None`: the stack does not exist.
+    pub status: Option<String>,
+    pub termination_protection: bool,
+    /// Live, but not in the configuration any more (a backend switched, an environment removed).
+    pub orphan: bool,
+    pub probes: Vec<ProbeResult>,
+}
+
+/// ` --env E` for a hint, or nothing for a riglet-wide stack.
+pub fn env_flag(env: Option<&str>) -> String {
+    env.map(|e| format!(" --env {e}")).unwrap_or_default()
+}
+
+/// What `plan` and `up` say of an orphan.
+pub fn orphan_note(o: &OrphanReport) -> String {
+    let mut note = format!(
+        "live, but the configuration no longer has it ({} stack{}{}); it holds {} resource(s){}",
+        o.role,
+        o.backend
+            .as_ref()
+            .map(|b| format!(" of backend {b}"))
+            .unwrap_or_default(),
+        o.env
+            .as_ref()
+            .map(|e| format!(", environment {e}"))
+            .unwrap_or_default(),
+        o.holds.len(),
+        if o.holds.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", o.holds.join(", "))
+        }
+    );
+    if o.role == "database" {
+        note.push_str("; its data stays in this stack until it is pruned");
+    }
+    note.push_str("; `rig up --prune` or `rig down` deletes it, after confirmation");
+    note
+}
