@@ -198,6 +198,11 @@ pub struct StackPlan {
     pub probes: Vec<HealthProbe>,
     #[serde(default)]
     pub secrets: Vec<SecretRequirement>,
+    /// Protocol 1.1: parameters to set (through a change set that keeps the deployed template)
+    /// before the stack is deleted, e.g. `DeletionProtection = "false"` for a database whose
+    /// template guards it. Empty: delete as it is. A 1.0 host ignores it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub before_delete: BTreeMap<String, String>,
 }
 
 /// A problem with a backend's settings, naming the key.

@@ -21,7 +21,7 @@ pub const ENTRY_SYMBOL: &[u8] = b"rig_plugin_entry_v1\0";
 
 /// Version of the JSON protocol this crate speaks. Bump the minor for additive changes
 /// (new optional fields, new methods), the major for anything else.
-pub const PROTOCOL_VERSION: &str = "1.0.0";
+pub const PROTOCOL_VERSION: &str = "1.1.0";
 
 /// A byte buffer allocated by the plugin. Only the plugin's `free` may release it.
 #[repr(C)]
@@ -146,7 +146,9 @@ pub struct Manifest {
 }
 
 /// Protocol features this host understands (see [`Manifest::features`]).
-pub const KNOWN_FEATURES: &[&str] = &[];
+///
+/// - `before-delete` (1.1): [`crate::model::StackPlan::before_delete`].
+pub const KNOWN_FEATURES: &[&str] = &["before-delete"];
 
 /// Methods a plugin answers through `call`.
 pub mod method {

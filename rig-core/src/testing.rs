@@ -345,6 +345,7 @@ mod tests {
                 outputs: Vec::new(),
                 probes: Vec::new(),
                 secrets: Vec::new(),
+                before_delete: Default::default(),
             }])
         }
     }

@@ -36,6 +36,27 @@ pub const ROLE: &str = "rig:role";
 pub const BACKEND: &str = "rig:backend";
 /// Tag (stacks): the bucket the stack's template is uploaded to.
 pub const TEMPLATE_BUCKET: &str = "rig:template-bucket";
+/// Tag (stacks): what the backend says must change before the stack is deleted
+/// (`StackPlan::before_delete`), as `Key=value` pairs separated by spaces; kept on the stack so
+/// that an orphan (whose backend the configuration no longer names) is deleted the same way.
+pub const BEFORE_DELETE: &str = "rig:before-delete";
+
+/// `Key=value Key2=value2`, the form of [`BEFORE_DELETE`].
+pub fn format_pairs(pairs: &BTreeMap<String, String>) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads [`format_pairs`]' form back.
+pub fn parse_pairs(text: &str) -> Vec<(String, String)> {
+    text.split_whitespace()
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
 
 /// The seed's tags, kept for people and cost allocation; checked for agreement on legacy
 /// resources.
@@ -246,6 +267,18 @@ mod tests {
         assert!(msg.contains("stack acme-shop-qa-foundation"), "{msg}");
         assert!(msg.contains("rig:owner=other"), "{msg}");
         assert!(msg.contains("rig:environment=qa"), "{msg}");
+    }
+
+    #[test]
+    fn before_delete_pairs_round_trip() {
+        let pairs: BTreeMap<String, String> = [
+            ("DeletionProtection".to_string(), "false".to_string()),
+            ("Other".to_string(), "x".to_string()),
+        ]
+        .into();
+        let text = format_pairs(&pairs);
+        assert_eq!(text, "DeletionProtection=false Other=x");
+        assert_eq!(parse_pairs(&text), pairs.into_iter().collect::<Vec<_>>());
     }
 
     #[test]

@@ -426,6 +426,12 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
             ownership::TEMPLATE_BUCKET.to_string(),
             s.template_bucket.clone(),
         );
+        if !s.plan.before_delete.is_empty() {
+            tags.insert(
+                ownership::BEFORE_DELETE.to_string(),
+                ownership::format_pairs(&s.plan.before_delete),
+            );
+        }
         s.plan.tags.extend(tags);
     }
     for s in &stacks {

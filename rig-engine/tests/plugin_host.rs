@@ -159,14 +159,14 @@ fn incompatible_protocol_major_names_both_versions() {
     let host = host_over(&[dir.path()]);
     let e = err_of(host.find(Role::Compute, "protocol-major"));
     assert!(matches!(e, HostError::Incompatible { .. }), "{e:?}");
-    assert_eq!(PROTOCOL_VERSION, "1.0.0");
-    assert_contains(&e.to_string(), &["protocol-major", "2.0.0", "1.0.0"]);
+    assert_eq!(PROTOCOL_VERSION, "1.1.0");
+    assert_contains(&e.to_string(), &["protocol-major", "2.0.0", "1.1.0"]);
     // The listing still shows what the plugin says about itself.
     let rows = host.list();
     assert_eq!(rows.len(), 1);
     assert!(!rows[0].compatible);
     assert_eq!(rows[0].manifest.as_ref().unwrap().protocol, "2.0.0");
-    assert_contains(rows[0].problem.as_deref().unwrap(), &["2.0.0", "1.0.0"]);
+    assert_contains(rows[0].problem.as_deref().unwrap(), &["2.0.0", "1.1.0"]);
 }
 
 #[test]

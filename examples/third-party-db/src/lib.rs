@@ -134,6 +134,7 @@ impl Database for RdsPostgres {
             // the readiness signal.
             probes: Vec::new(),
             secrets: Vec::new(),
+            before_delete: Default::default(),
         }])
     }
 }

@@ -301,6 +301,12 @@ pub(crate) fn plan(f: &Flavour, req: &EnvRequest) -> Result<Vec<StackPlan>, Plug
             members: 1 + u32::try_from(s.replicas).unwrap_or(0),
         }],
         secrets,
+        // The guard is the backend's own: it says how to lift it before the stack goes.
+        before_delete: if s.deletion_protection {
+            [("DeletionProtection".to_string(), "false".to_string())].into()
+        } else {
+            Default::default()
+        },
     }])
 }
 

@@ -177,6 +177,7 @@ impl Database for CouchDb {
                 min_length: 8,
                 forbidden_chars: "\"\\ '".to_string(),
             }],
+            before_delete: Default::default(),
         }])
     }
 }

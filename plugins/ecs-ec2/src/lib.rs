@@ -233,6 +233,7 @@ impl Compute for EcsEc2 {
                 },
             }],
             secrets: Vec::new(),
+            before_delete: Default::default(),
         }])
     }
 }

@@ -90,6 +90,7 @@ impl Compute for Fargate {
                 capacity: EcsCapacity::Fargate,
             }],
             secrets: Vec::new(),
+            before_delete: Default::default(),
         }])
     }
 }

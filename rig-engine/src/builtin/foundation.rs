@@ -91,6 +91,7 @@ impl Foundation for StandardFoundation {
             outputs: OUTPUTS.iter().map(|s| s.to_string()).collect(),
             probes: vec![],
             secrets: vec![],
+            before_delete: Default::default(),
         }])
     }
 }

@@ -176,6 +176,7 @@ impl Pipeline for CodePipeline {
             outputs: OUTPUTS.iter().map(|s| s.to_string()).collect(),
             probes: vec![],
             secrets: vec![],
+            before_delete: Default::default(),
         }])
     }
 }

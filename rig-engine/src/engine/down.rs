@@ -29,6 +29,7 @@ use tokio::task::JoinSet;
 use crate::cloud::cfn::{ResourceEvent, StackError, Stacks};
 use crate::engine::record::{adoption_note, Record};
 use crate::engine::{Engine, EngineError};
+use crate::events::{Event, Phase};
 use crate::ownership::{self, Expected, NotOwned, Verdict};
 use crate::planner::RigletPlan;
 
@@ -567,12 +568,21 @@ async fn delete_one(
             None => return Ok(vec![]),
         }
     }
-    if state.parameter("DeletionProtection") == Some("true") && !state.delete_failed() {
-        st.events.note(format!(
-            "{name}: turning deletion protection off before deleting"
-        ));
-        st.set_parameters(&state, &[("DeletionProtection".into(), "false".into())])
-            .await?;
+    // What the backend said must change first (kept on the stack as a tag).
+    let before: Vec<(String, String)> = state
+        .tags
+        .get(ownership::BEFORE_DELETE)
+        .map(|t| ownership::parse_pairs(t))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, v)| state.parameter(k).is_some_and(|now| now != v))
+        .collect();
+    if !before.is_empty() && !state.delete_failed() {
+        st.events.emit(Event::StackPhase {
+            stack: name.to_string(),
+            phase: Phase::PreparingDelete,
+        });
+        st.set_parameters(&state, &before).await?;
     }
     let keep: Vec<String> = if state.delete_failed() {
         retain.to_vec()
