@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use rig_core::SecretRequirement;
 use rig_engine::config::{self, Overrides};
 use rig_engine::engine::down::{Teardown, TeardownOptions};
-use rig_engine::engine::{env_flag, orphan_note, Engine, EngineOptions, Outcome};
+use rig_engine::engine::{env_flag, orphan_note, ChangeAction, Engine, EngineOptions, Outcome};
 use rig_engine::events::PlainLines;
 use rig_engine::render;
 use rig_engine::secrets::Prompt;
@@ -440,22 +440,24 @@ async fn run(cli: Cli) -> Result<u8> {
                     println!(
                         "{:<48} {}{}",
                         s.name,
-                        s.action,
+                        s.action.as_str(),
                         s.note
                             .as_ref()
                             .map(|n| format!(" ({n})"))
                             .unwrap_or_default()
                     );
                     for c in &s.changes {
-                        let sign = match c.action.as_str() {
-                            "add" => "+",
-                            "remove" => "-",
-                            "replace" => "±",
+                        let sign = match c.action {
+                            ChangeAction::Add => "+",
+                            ChangeAction::Remove => "-",
+                            ChangeAction::Replace => "±",
                             _ => "~",
                         };
                         println!(
                             "    {sign} {:<20} {:<40} {}",
-                            c.action, c.resource_type, c.logical_id
+                            c.action.as_str(),
+                            c.resource_type,
+                            c.logical_id
                         );
                     }
                 }

@@ -7,12 +7,17 @@ use rig_engine::cloud::Clients;
 use rig_engine::engine::{EngineOptions, Outcome};
 use rig_engine::events::Collect;
 use rig_engine::session::{Session, SessionOptions};
+use rig_tests::latency::LatencyProxy;
 use rig_tests::matrix::{certificate_for, config_text, rig_binary, Rig};
 use rig_tests::LocalAws;
 
 fn sdk_config(aws: &LocalAws) -> aws_config::SdkConfig {
+    sdk_config_at(&aws.endpoint())
+}
+
+fn sdk_config_at(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
-        .endpoint_url(aws.endpoint())
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
             aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "rig-tests"),
@@ -21,9 +26,10 @@ fn sdk_config(aws: &LocalAws) -> aws_config::SdkConfig {
         .build()
 }
 
-/// Runs `up` in-process; returns the report and the calls it made.
+/// Runs `up` in-process against `endpoint`; returns the report, the calls it made and the
+/// seconds it took.
 fn up_in_process(
-    aws: &LocalAws,
+    endpoint: &str,
     config: &std::path::Path,
 ) -> (
     rig_engine::engine::UpReport,
@@ -41,7 +47,7 @@ fn up_in_process(
             ..Default::default()
         })
         .unwrap();
-        let clients = Clients::from_sdk_config(&sdk_config(aws));
+        let clients = Clients::from_sdk_config(&sdk_config_at(endpoint));
         let calls = clients.calls.clone();
         let t0 = std::time::Instant::now();
         let engine = session
@@ -84,7 +90,7 @@ fn a_no_op_up_of_the_standard_riglet_reads_at_most_14_times_and_writes_nothing()
     };
     rig.ok(&["up", "--yes"]).unwrap();
 
-    let (report, calls, seconds) = up_in_process(&aws, &config);
+    let (report, calls, seconds) = up_in_process(&aws.endpoint(), &config);
     assert_eq!(report.stacks.len(), 9);
     assert!(
         report
@@ -108,6 +114,17 @@ fn a_no_op_up_of_the_standard_riglet_reads_at_most_14_times_and_writes_nothing()
         calls.total(),
         calls.0
     );
+
+    // The same through 20 ms of latency per request: the same calls; the time is reported
+    // (speed targets belong to the benchmarks, not to a test).
+    let proxy = LatencyProxy::start(aws.port(), std::time::Duration::from_millis(20)).unwrap();
+    let (report, slow_calls, seconds) = up_in_process(&proxy.endpoint(), &config);
+    assert!(report
+        .stacks
+        .iter()
+        .all(|s| s.outcome == Outcome::Unchanged));
+    assert_eq!(slow_calls, calls);
+    eprintln!("no-op up at 20 ms per request: {seconds:.2}s");
 }
 
 #[test]

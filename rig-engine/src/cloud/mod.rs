@@ -6,6 +6,7 @@
 //! With an endpoint override S3 uses path-style addressing, which local emulators need.
 
 pub mod cfn;
+mod probes;
 pub mod store;
 
 use std::collections::BTreeMap;

@@ -42,11 +42,5 @@ pub(super) fn check_riglet_names(
                 ));
             }
         }
-        if let Err(e) = names::validate_ssm_path(&format!(
-            "{}/db/DB_MASTER_PASSWORD",
-            names.ssm_env_prefix(&env.name)
-        )) {
-            problems.push(format!("`owner`/`project`: {e}"));
-        }
     }
 }

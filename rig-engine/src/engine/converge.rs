@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::cloud::cfn::{
-    ChangeKind, Prepared, ResourceChange, StackError, StackInput, StackState, Stacks,
+    ChangeKind, Prepared, ResourceChange, StackError, StackInput, StackState, StackStatus, Stacks,
     TemplateSource,
 };
 use crate::cloud::store::Touch;
@@ -148,7 +148,7 @@ impl Ctx {
         if let Some(x) = state.as_ref().filter(|x| x.delete_failed()) {
             return Err(StackError::Failed {
                 stack: name.to_string(),
-                status: x.status.clone(),
+                status: x.status.to_string(),
                 reasons: vec![
                     "a `rig down` did not finish deleting it, so it cannot be updated".into(),
                     format!(
@@ -165,7 +165,7 @@ impl Ctx {
                 let reason = x.reason.clone().unwrap_or_default();
                 return Err(StackError::Failed {
                     stack: name.to_string(),
-                    status: x.status.clone(),
+                    status: x.status.to_string(),
                     reasons: vec![
                         format!(
                             "its creation failed earlier{}",
@@ -187,11 +187,11 @@ impl Ctx {
         }
         if let Some(x) = state
             .as_ref()
-            .filter(|x| x.status == "UPDATE_ROLLBACK_FAILED")
+            .filter(|x| x.status == StackStatus::UpdateRollbackFailed)
         {
             return Err(StackError::Failed {
                 stack: name.to_string(),
-                status: x.status.clone(),
+                status: x.status.to_string(),
                 reasons: vec!["continue the rollback (aws cloudformation continue-update-rollback), then run `rig up` again".into()],
                 resources: vec![],
             }

@@ -10,6 +10,7 @@ pub mod down;
 mod preview;
 pub mod record;
 pub mod reports;
+mod schedule;
 mod status;
 mod up;
 
@@ -116,7 +117,7 @@ impl Engine {
             env: o.env.clone(),
             role: o.role.clone(),
             backend: o.backend.clone(),
-            status: o.state.status.clone(),
+            status: o.state.status.to_string(),
             holds,
         })
     }

@@ -2,9 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::cloud::cfn::{Prepared, ResourceChange, TemplateSource};
+use saphyr::{LoadableYamlNode, Scalar, Yaml};
+
+use crate::cloud::cfn::{Prepared, ResourceChange, StackStatus, TemplateSource};
 use crate::engine::converge::{stack_input, Work};
-use crate::engine::{env_flag, orphan_note, Engine, EngineError, PlanReport, StackPlanReport};
+use crate::engine::{
+    env_flag, orphan_note, ChangeAction, Engine, EngineError, PlanAction, PlanReport,
+    StackPlanReport,
+};
 use crate::planner::RigletPlan;
 
 impl Engine {
@@ -53,44 +58,46 @@ impl Engine {
             let name = s.plan.name.as_str();
             let state = record.state(name).cloned();
             let input = stack_input(s, TemplateSource::Body(&s.plan.template_body));
-            let line = |action: &str, changes: Vec<ResourceChange>, note: Option<String>| {
+            let line = |action: PlanAction, changes: Vec<ResourceChange>, note: Option<String>| {
                 StackPlanReport {
                     name: name.to_string(),
                     env: s.env.clone(),
-                    action: action.to_string(),
+                    action,
                     changes,
                     note,
                 }
             };
             let entry = match &state {
                 Some(x) if x.in_progress() => line(
-                    "wait",
+                    PlanAction::Wait,
                     vec![],
                     Some(format!("{} — rig up waits for it first", x.status)),
                 ),
                 Some(x) if x.delete_failed() => line(
-                    "blocked",
+                    PlanAction::Blocked,
                     vec![],
                     Some(format!(
                         "DELETE_FAILED: a `rig down` did not finish; run `rig down{}` to finish it first",
                         env_flag(s.env.as_deref())
                     )),
                 ),
-                Some(x) if x.failed_create() => line(
-                    "replace",
-                    template_resources(&s.plan.template_body),
-                    Some(format!("{}: needs `rig up --replace-failed`", x.status)),
-                ),
-                Some(x) if x.status != "REVIEW_IN_PROGRESS" => {
+                Some(x) if x.failed_create() => {
+                    let (changes, note) = from_template(
+                        &s.plan.template_body,
+                        format!("{}: needs `rig up --replace-failed`", x.status),
+                    );
+                    line(PlanAction::Replace, changes, note)
+                }
+                Some(x) if x.status != StackStatus::ReviewInProgress => {
                     match st.prepare(&input, state.as_ref()).await? {
-                        Prepared::Unchanged => line("unchanged", vec![], None),
+                        Prepared::Unchanged => line(PlanAction::Unchanged, vec![], None),
                         Prepared::Ready {
                             change_set,
                             changes,
                             ..
                         } => {
                             st.delete_change_set(name, &change_set).await?;
-                            line("update", changes, None)
+                            line(PlanAction::Update, changes, None)
                         }
                     }
                 }
@@ -102,7 +109,7 @@ impl Engine {
                         .filter(|d| {
                             record
                                 .state(d)
-                                .is_none_or(|x| x.status == "REVIEW_IN_PROGRESS")
+                                .is_none_or(|x| x.status == StackStatus::ReviewInProgress)
                         })
                         .cloned()
                         .collect();
@@ -113,7 +120,7 @@ impl Engine {
                         .any(|x| report.secrets_to_store.contains(&x.ssm_path));
                     if missing_deps.is_empty() && !secrets_missing {
                         match st.prepare(&input, state.as_ref()).await? {
-                            Prepared::Unchanged => line("unchanged", vec![], None),
+                            Prepared::Unchanged => line(PlanAction::Unchanged, vec![], None),
                             Prepared::Ready {
                                 change_set,
                                 changes,
@@ -121,7 +128,7 @@ impl Engine {
                             } => {
                                 st.delete_change_set(name, &change_set).await?;
                                 st.delete_review_stack(name).await?;
-                                line("create", changes, None)
+                                line(PlanAction::Create, changes, None)
                             }
                         }
                     } else {
@@ -130,11 +137,11 @@ impl Engine {
                         } else {
                             format!("{} not created yet", missing_deps.join(", "))
                         };
-                        line(
-                            "create",
-                            template_resources(&s.plan.template_body),
-                            Some(format!("from the template: {why}")),
-                        )
+                        let (changes, note) = from_template(
+                            &s.plan.template_body,
+                            format!("from the template: {why}"),
+                        );
+                        line(PlanAction::Create, changes, note)
                     }
                 }
             };
@@ -145,7 +152,7 @@ impl Engine {
                 note: Some(orphan_note(&o)),
                 name: o.name,
                 env: o.env,
-                action: "orphan".into(),
+                action: PlanAction::Orphan,
                 changes: vec![],
             });
         }
@@ -153,49 +160,191 @@ impl Engine {
     }
 }
 
-/// The resources a template declares, as "add" changes (for stacks that cannot have a change
-/// set yet). Reads the top-level `Resources:` block of a YAML template.
-pub fn template_resources(body: &str) -> Vec<ResourceChange> {
-    let mut out = Vec::new();
-    let mut in_resources = false;
-    let mut current: Option<String> = None;
-    for line in body.lines() {
-        if !line.starts_with(' ') && !line.trim().is_empty() && !line.starts_with('#') {
-            in_resources = line.trim_end() == "Resources:";
-            current = None;
-            continue;
-        }
-        if !in_resources {
-            continue;
-        }
-        let indent = line.len() - line.trim_start().len();
-        let t = line.trim();
-        if indent == 2 && t.ends_with(':') && !t.starts_with('#') {
-            current = Some(t.trim_end_matches(':').to_string());
-        } else if let (Some(id), Some(ty)) = (&current, t.strip_prefix("Type:")) {
-            if indent == 4 {
-                out.push(ResourceChange {
-                    action: "add".into(),
-                    logical_id: id.clone(),
-                    resource_type: ty.trim().trim_matches(['\'', '"']).to_string(),
-                });
-                current = None;
-            }
-        }
+/// For a stack shown from its template: the resources it declares, and `note` (with why they
+/// could not be listed, if the template could not be read).
+fn from_template(body: &str, note: String) -> (Vec<ResourceChange>, Option<String>) {
+    match template_resources(body) {
+        Ok(changes) => (changes, Some(note)),
+        Err(why) => (
+            vec![],
+            Some(format!("{note} (its resources could not be listed: {why})")),
+        ),
     }
-    out
+}
+
+/// The resources a template declares (its top-level `Resources` mapping, each entry's logical
+/// id and `Type`), as "add" changes in template order, for stacks that cannot have a change set
+/// yet. Reads YAML and JSON templates alike; CloudFormation's short-form tags (`!Ref`, `!Sub`,
+/// `!GetAtt`, ...) are accepted and the values under them ignored. An entry without a string
+/// `Type` is skipped. Errs with why the template could not be read.
+pub fn template_resources(body: &str) -> Result<Vec<ResourceChange>, String> {
+    let docs = Yaml::load_from_str(body).map_err(|e| format!("not valid YAML or JSON: {e}"))?;
+    let root = docs
+        .first()
+        .map(untagged)
+        .ok_or_else(|| "the template is empty".to_string())?;
+    if !root.is_mapping() {
+        return Err("the template is not a mapping".into());
+    }
+    let resources = match root.as_mapping_get("Resources").map(untagged) {
+        Some(Yaml::Mapping(m)) => m,
+        Some(_) => return Err("`Resources` is not a mapping".into()),
+        None => return Err("the template has no `Resources`".into()),
+    };
+    Ok(resources
+        .iter()
+        .filter_map(|(id, resource)| {
+            let resource_type = untagged(resource).as_mapping_get("Type").and_then(text)?;
+            Some(ResourceChange {
+                action: ChangeAction::Add,
+                logical_id: text(id)?,
+                resource_type,
+            })
+        })
+        .collect())
+}
+
+/// The node under a tag (`!Ref X` → `X`), or the node itself.
+fn untagged<'a, 'i>(node: &'a Yaml<'i>) -> &'a Yaml<'i> {
+    match node {
+        Yaml::Tagged(_, inner) => untagged(inner),
+        other => other,
+    }
+}
+
+/// A scalar's text (a string or an integer key); `None` for anything else.
+fn text(node: &Yaml<'_>) -> Option<String> {
+    match untagged(node) {
+        Yaml::Value(Scalar::String(s)) => Some(s.to_string()),
+        Yaml::Value(Scalar::Integer(i)) => Some(i.to_string()),
+        Yaml::Representation(s, _, _) => Some(s.to_string()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn ids_and_types(r: &[ResourceChange]) -> Vec<(&str, &str)> {
+        r.iter()
+            .map(|c| (c.logical_id.as_str(), c.resource_type.as_str()))
+            .collect()
+    }
+
     #[test]
     fn resources_are_read_from_the_template() {
         let t = "AWSTemplateFormatVersion: '2010-09-09'\nParameters:\n  X:\n    Type: String\nResources:\n  # comment\n  Vpc:\n    Type: AWS::EC2::VPC\n    Properties:\n      CidrBlock: !Ref X\n  Igw:\n    Type: 'AWS::EC2::InternetGateway'\nOutputs:\n  VpcId:\n    Value: !Ref Vpc\n";
-        let r = template_resources(t);
+        let r = template_resources(t).expect("the template reads");
         assert_eq!(r.len(), 2, "{r:?}");
         assert_eq!(r[0].logical_id, "Vpc");
         assert_eq!(r[1].resource_type, "AWS::EC2::InternetGateway");
+        assert!(r.iter().all(|c| c.action == ChangeAction::Add), "{r:?}");
+    }
+
+    #[test]
+    fn a_real_template_lists_its_resources_in_order() {
+        let r = template_resources(include_str!("../../../templates/foundation.yaml"))
+            .expect("foundation.yaml reads");
+        let got = ids_and_types(&r);
+        assert_eq!(
+            got[..2],
+            [
+                ("VPC", "AWS::EC2::VPC"),
+                ("InternetGateway", "AWS::EC2::InternetGateway")
+            ],
+            "{got:?}"
+        );
+        for known in [
+            ("AppSecurityGroup", "AWS::EC2::SecurityGroup"),
+            ("LoadBalancer", "AWS::ElasticLoadBalancingV2::LoadBalancer"),
+            ("AppBucket", "AWS::S3::Bucket"),
+        ] {
+            assert!(got.contains(&known), "{known:?} missing from {got:?}");
+        }
+        // Parameters (which also have a `Type`) are not resources.
+        assert!(!got.iter().any(|(id, _)| *id == "Environment"), "{got:?}");
+        assert!(got.iter().all(|(_, ty)| ty.starts_with("AWS::")), "{got:?}");
+    }
+
+    #[test]
+    fn every_template_in_the_repository_reads() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("templates/") {
+            let path = entry.expect("templates/ entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let body = std::fs::read_to_string(&path).expect("template");
+                let r = template_resources(&body).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+                assert!(!r.is_empty(), "{path:?} lists no resources");
+                seen += 1;
+            }
+        }
+        assert!(seen > 0, "no templates in {dir:?}");
+    }
+
+    #[test]
+    fn short_form_tags_in_flow_and_block_positions_are_read_past() {
+        let t = r#"
+Conditions:
+  HasDomain: !Not [!Equals [!Ref Domain, '']]
+Resources:
+  Subnet:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: !ImportValue {"Fn::Sub": "${Foundation}--VpcId"}
+      AvailabilityZone: !Select [0, !GetAZs '']
+      CidrBlock: !If [HasDomain, !GetAtt Vpc.CidrBlock, !Ref "AWS::NoValue"]
+      Tags: [{Key: Name, Value: !Sub "${AWS::StackName}-subnet"}]
+      Ipv6CidrBlock: !If
+        - HasDomain
+        - !Select
+          - 0
+          - !GetAtt Vpc.Ipv6CidrBlocks
+        - !Ref AWS::NoValue
+  Policy:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyDocument: !Sub |
+        {"Resource": "arn:${AWS::Partition}:s3:::${Bucket}/*"}
+      Roles:
+        - !Ref Role
+        - !GetAtt [Role, Arn]
+  Bucket: {Type: "AWS::S3::Bucket", Properties: {BucketName: !Sub "${AWS::AccountId}-b"}}
+Outputs:
+  Id: {Value: !Ref Subnet, Export: {Name: !Sub "${AWS::StackName}--Id"}}
+"#;
+        let r = template_resources(t).expect("tags are read past");
+        assert_eq!(
+            ids_and_types(&r),
+            [
+                ("Subnet", "AWS::EC2::Subnet"),
+                ("Policy", "AWS::IAM::Policy"),
+                ("Bucket", "AWS::S3::Bucket"),
+            ]
+        );
+    }
+
+    #[test]
+    fn json_templates_are_read_too() {
+        let t = "{\n\t\"AWSTemplateFormatVersion\": \"2010-09-09\",\n\t\"Resources\": {\n\t\t\"Queue\": {\"Type\": \"AWS::SQS::Queue\", \"Properties\": {\"QueueName\": {\"Fn::Sub\": \"${AWS::StackName}-q\\u00e9\"}}},\n\t\t\"Topic\": {\"Type\": \"AWS::SNS::Topic\"}\n\t}\n}\n";
+        let r = template_resources(t).expect("JSON reads");
+        assert_eq!(
+            ids_and_types(&r),
+            [("Queue", "AWS::SQS::Queue"), ("Topic", "AWS::SNS::Topic")]
+        );
+    }
+
+    #[test]
+    fn an_unreadable_template_lists_nothing_and_says_why() {
+        let broken = "Resources:\n  A:\n    Type: [unclosed\n";
+        let why = template_resources(broken).unwrap_err();
+        assert!(why.starts_with("not valid YAML or JSON"), "{why}");
+        let (changes, note) = from_template(broken, "from the template".into());
+        assert!(changes.is_empty());
+        assert!(note.is_some_and(|n| n.contains(&why)));
+        assert!(template_resources("").is_err());
+        assert!(template_resources("- a list\n").is_err());
+        assert!(template_resources("Parameters: {}\n").is_err());
     }
 }

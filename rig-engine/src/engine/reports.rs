@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-pub use crate::cloud::cfn::ResourceChange;
+pub use crate::cloud::cfn::{ChangeAction, ResourceChange};
 use crate::engine::record::OrphanReport;
 
 /// What happened to one stack.
@@ -73,15 +73,43 @@ impl UpReport {
     }
 }
 
+/// What `up` would do to a stack (serialised kebab-case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlanAction {
+    Create,
+    Update,
+    Unchanged,
+    /// Its creation failed; `up --replace-failed` deletes and re-creates it.
+    Replace,
+    /// A change is in progress; `up` waits for it first.
+    Wait,
+    /// DELETE_FAILED: a `rig down` did not finish.
+    Blocked,
+    /// Live, not in the configuration any more: `rig up --prune` or `rig down` deletes it.
+    Orphan,
+}
+
+impl PlanAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanAction::Create => "create",
+            PlanAction::Update => "update",
+            PlanAction::Unchanged => "unchanged",
+            PlanAction::Replace => "replace",
+            PlanAction::Wait => "wait",
+            PlanAction::Blocked => "blocked",
+            PlanAction::Orphan => "orphan",
+        }
+    }
+}
+
 /// One stack's line in `rig plan`.
 #[derive(Debug, Clone, Serialize)]
 pub struct StackPlanReport {
     pub name: String,
     pub env: Option<String>,
-    /// `create`, `update`, `unchanged`, `replace` (a failed stack), `wait` (in progress),
-    /// `blocked` (DELETE_FAILED: a `rig down` did not finish), `orphan` (live, not in the
-    /// configuration any more: `rig up --prune` or `rig down` deletes it).
-    pub action: String,
+    pub action: PlanAction,
     pub changes: Vec<ResourceChange>,
     pub note: Option<String>,
 }
@@ -100,7 +128,10 @@ impl PlanReport {
         !self.buckets_to_create.is_empty()
             || !self.parameters_to_write.is_empty()
             || !self.secrets_to_store.is_empty()
-            || self.stacks.iter().any(|s| s.action != "unchanged")
+            || self
+                .stacks
+                .iter()
+                .any(|s| s.action != PlanAction::Unchanged)
     }
 }
 

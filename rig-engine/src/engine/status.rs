@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use rig_core::{EcsCapacity, HealthProbe};
+use rig_core::HealthProbe;
 
 use crate::cloud::cfn::StackState;
 use crate::engine::{Engine, EngineError, ProbeResult, StackStatusReport};
@@ -41,7 +41,7 @@ impl Engine {
             out.push(StackStatusReport {
                 name: s.plan.name.clone(),
                 env: s.env.clone(),
-                status: state.map(|x| x.status.clone()),
+                status: state.map(|x| x.status.to_string()),
                 termination_protection: state.is_some_and(|x| x.termination_protection),
                 orphan: false,
                 probes,
@@ -51,7 +51,7 @@ impl Engine {
             out.push(StackStatusReport {
                 name: o.name().to_string(),
                 env: o.env.clone(),
-                status: Some(o.state.status.clone()),
+                status: Some(o.state.status.to_string()),
                 termination_protection: o.state.termination_protection,
                 orphan: true,
                 probes: vec![],
@@ -72,25 +72,30 @@ impl Engine {
                 cluster_output,
                 capacity,
             } => {
-                self.probe_ecs_cluster(state, cluster_output, capacity)
+                self.clients
+                    .probe_ecs_cluster(state, cluster_output, capacity)
                     .await
             }
             HealthProbe::EcsService {
                 cluster_output,
                 service_output,
             } => {
-                self.probe_ecs_service(state, cluster_output, service_output)
+                self.clients
+                    .probe_ecs_service(state, cluster_output, service_output)
                     .await
             }
             HealthProbe::RdsCluster {
                 cluster_output,
                 members,
             } => {
-                self.probe_rds_cluster(state, cluster_output, *members)
+                self.clients
+                    .probe_rds_cluster(state, cluster_output, *members)
                     .await
             }
             HealthProbe::Ec2Instance { instance_output } => {
-                self.probe_ec2_instance(state, instance_output).await
+                self.clients
+                    .probe_ec2_instance(state, instance_output)
+                    .await
             }
         };
         let (healthy, detail) = verdict.unwrap_or_else(|detail| (false, detail));
@@ -103,139 +108,6 @@ impl Engine {
             healthy,
             detail,
         }
-    }
-
-    /// Probes answer `Ok((healthy, detail))`, or `Err(detail)` when they cannot tell.
-    fn output<'s>(state: &'s StackState, key: &str) -> Result<&'s str, String> {
-        state
-            .output(key)
-            .ok_or_else(|| format!("stack output {key} is missing"))
-    }
-
-    fn call_err<E, R>(&self, op: &str, e: aws_sdk_cloudformation::error::SdkError<E, R>) -> String
-    where
-        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug + crate::cloud::HttpStatus,
-    {
-        crate::cloud::aws_err(op, self.clients.endpoint_url.as_deref(), e).to_string()
-    }
-
-    async fn probe_ecs_cluster(
-        &self,
-        state: &StackState,
-        output: &str,
-        capacity: &EcsCapacity,
-    ) -> Result<(bool, String), String> {
-        let name = Self::output(state, output)?;
-        let out = self
-            .clients
-            .ecs
-            .describe_clusters()
-            .clusters(name)
-            .send()
-            .await
-            .map_err(|e| self.call_err("DescribeClusters", e))?;
-        let c = out.clusters().first().ok_or("not found")?;
-        let status = c.status().unwrap_or_default().to_string();
-        Ok(match capacity {
-            EcsCapacity::Ec2 { min_instances } => {
-                let n = c.registered_container_instances_count();
-                (
-                    status == "ACTIVE" && n >= *min_instances as i32,
-                    format!("{status}, {n} of {min_instances} container instances registered"),
-                )
-            }
-            EcsCapacity::Fargate => {
-                let cps = c.capacity_providers().join(", ");
-                let cps = if cps.is_empty() {
-                    "(default)".to_string()
-                } else {
-                    cps
-                };
-                (
-                    status == "ACTIVE",
-                    format!("{status}, Fargate capacity providers: {cps}"),
-                )
-            }
-        })
-    }
-
-    async fn probe_ecs_service(
-        &self,
-        state: &StackState,
-        cluster: &str,
-        service: &str,
-    ) -> Result<(bool, String), String> {
-        let (cluster, service) = (Self::output(state, cluster)?, Self::output(state, service)?);
-        let out = self
-            .clients
-            .ecs
-            .describe_services()
-            .cluster(cluster)
-            .services(service)
-            .send()
-            .await
-            .map_err(|e| self.call_err("DescribeServices", e))?;
-        let s = out.services().first().ok_or("not found")?;
-        Ok((
-            s.running_count() == s.desired_count(),
-            format!(
-                "{} of {} tasks running",
-                s.running_count(),
-                s.desired_count()
-            ),
-        ))
-    }
-
-    async fn probe_rds_cluster(
-        &self,
-        state: &StackState,
-        output: &str,
-        members: u32,
-    ) -> Result<(bool, String), String> {
-        let id = Self::output(state, output)?;
-        let out = self
-            .clients
-            .rds
-            .describe_db_clusters()
-            .db_cluster_identifier(id)
-            .send()
-            .await
-            .map_err(|e| self.call_err("DescribeDBClusters", e))?;
-        let c = out.db_clusters().first().ok_or("not found")?;
-        let status = c.status().unwrap_or_default();
-        let n = c.db_cluster_members().len();
-        Ok((
-            status == "available" && n >= members as usize,
-            format!("{status}, {n} of {members} instances"),
-        ))
-    }
-
-    async fn probe_ec2_instance(
-        &self,
-        state: &StackState,
-        output: &str,
-    ) -> Result<(bool, String), String> {
-        let id = Self::output(state, output)?;
-        let out = self
-            .clients
-            .ec2
-            .describe_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map_err(|e| self.call_err("DescribeInstances", e))?;
-        let state = out
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .find_map(|i| {
-                i.state()
-                    .and_then(|s| s.name())
-                    .map(|n| n.as_str().to_string())
-            })
-            .ok_or("not found")?;
-        Ok((state == "running", state))
     }
 
     /// Outputs of every live stack of the riglet in the plan's scope (planned, adopted and

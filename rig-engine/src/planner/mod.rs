@@ -1,0 +1,151 @@
+//! Turns a resolved [`Riglet`] into the graph of stacks to deploy, asking each backend for its
+//! plans. Pure: no AWS call happens here, so `rig render` and every check before `rig up` use it.
+//!
+//! The riglet is first cut into *units* (`units`): one backend asked about one scope — an
+//! environment's foundation, compute or database, or one pipeline for the whole riglet. Each
+//! unit carries what differs between kinds (its request, its template bucket, the settings
+//! table its errors name), so one loop plans, checks and records every unit alike (`checks`);
+//! `output` holds what planning produces.
+
+mod checks;
+mod output;
+mod units;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rig_core::names::{self, RigletNames};
+use rig_core::{Compute, Database, Foundation, Issue, Pipeline, PluginError, Role, StackPlan};
+
+use crate::builtin::{CodePipeline, StandardFoundation};
+use crate::config::Riglet;
+use crate::ownership;
+use crate::plugin::{HostError, PluginHost};
+
+pub use output::{PlannedBucket, PlannedSecret, PlannedStack, RigletPlan, PARAMETER_ROLE};
+
+/// The backends a riglet uses, built in or loaded.
+#[derive(Clone)]
+pub struct Backends {
+    pub foundation: Arc<dyn Foundation>,
+    pub compute: Arc<dyn Compute>,
+    pub database: Option<Arc<dyn Database>>,
+    pub pipeline: Arc<dyn Pipeline>,
+}
+
+impl Backends {
+    /// Loads the riglet's compute and database backends through the plugin host.
+    pub fn load(riglet: &Riglet, host: &PluginHost) -> Result<Backends, HostError> {
+        let compute = host.compute(&riglet.compute.id)?;
+        let database = match &riglet.database {
+            Some(d) => Some(host.database(&d.id)?),
+            None => None,
+        };
+        Ok(Backends {
+            foundation: Arc::new(StandardFoundation),
+            compute,
+            database,
+            pipeline: Arc::new(CodePipeline),
+        })
+    }
+}
+
+/// Why the riglet could not be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{} has invalid settings for the {role} backend `{id}`:\n{}", config, issues.iter().map(|(place, i)| format!("  - [{place}] {i}")).collect::<Vec<_>>().join("\n"))]
+    Settings {
+        config: String,
+        role: Role,
+        id: String,
+        /// (table, issue)
+        issues: Vec<(String, Issue)>,
+    },
+    #[error("the {role} backend `{id}` could not plan environment `{env}`: {source}")]
+    Backend {
+        role: Role,
+        id: String,
+        env: String,
+        #[source]
+        source: PluginError,
+    },
+    #[error("the {role} backend `{id}` produced an invalid plan: {problem}")]
+    BadPlan {
+        role: Role,
+        id: String,
+        problem: String,
+    },
+    #[error(transparent)]
+    Name(#[from] names::NameError),
+}
+
+/// Plans every stack of the riglet.
+pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanError> {
+    let names = &riglet.names;
+    let units = units::units(riglet, backends);
+    checks::settings(riglet, &units)?;
+    checks::manifests(&units)?;
+
+    let mut stacks = Vec::new();
+    let mut buckets: BTreeMap<String, PlannedBucket> = BTreeMap::new();
+    for unit in &units {
+        let plans = unit.plan()?;
+        let bucket = PlannedBucket {
+            name: names.bucket(&unit.bucket_kind, unit.scope.env()),
+            env: unit.scope.env().map(str::to_string),
+            role: unit.role,
+        };
+        names::validate_bucket_name(&bucket.name)?;
+        for plan in plans {
+            stacks.push(record(unit, &bucket, plan, names));
+        }
+        buckets.insert(bucket.name.clone(), bucket);
+    }
+
+    // A problem of the whole graph is put on the compute backend, which every riglet has.
+    let compute = backends.compute.manifest();
+    let secrets = checks::stacks(&stacks, (Role::Compute, &compute.id))?;
+    Ok(RigletPlan {
+        names: names.clone(),
+        stacks,
+        buckets: buckets.into_values().collect(),
+        parameters: output::parameters(riglet)?,
+        secrets,
+        environments: riglet.env_names(),
+        whole: riglet.whole,
+    })
+}
+
+/// One stack a unit's backend planned, with its template bucket and its ownership tags, which
+/// are set here, whatever the backend returned, so a backend can neither forget nor forge them.
+fn record(
+    unit: &units::Unit,
+    bucket: &PlannedBucket,
+    plan: StackPlan,
+    names: &RigletNames,
+) -> PlannedStack {
+    let mut stack = PlannedStack {
+        env: bucket.env.clone(),
+        backend: unit.manifest.id.clone(),
+        suffix: unit.manifest.stack_suffix.clone(),
+        template_bucket: bucket.name.clone(),
+        plan,
+    };
+    let mut tags = stack.expected(names).tags();
+    tags.insert(ownership::BACKEND.to_string(), stack.backend.clone());
+    tags.insert(
+        ownership::TEMPLATE_BUCKET.to_string(),
+        stack.template_bucket.clone(),
+    );
+    if !stack.plan.before_delete.is_empty() {
+        tags.insert(
+            ownership::BEFORE_DELETE.to_string(),
+            ownership::format_pairs(&stack.plan.before_delete),
+        );
+    }
+    stack.plan.tags.extend(tags);
+    stack
+}
+
+#[cfg(test)]
+mod tests;
