@@ -86,7 +86,7 @@ enum Command {
         #[arg(long)]
         replace_failed: bool,
         /// Stacks deployed at the same time.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = rig_engine::engine::DEFAULT_CONCURRENCY)]
         concurrency: usize,
         /// After deploying, delete the riglet's live stacks the configuration no longer has
         /// (a backend switched, an environment removed), after listing them and asking.

@@ -12,7 +12,7 @@ pub mod record;
 pub mod reports;
 mod schedule;
 mod status;
-mod up;
+pub(crate) mod up;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -28,10 +28,15 @@ use crate::secrets::SecretError;
 
 pub use reports::*;
 
+/// Stacks changed at the same time by default: above the widest level of a standard riglet's
+/// graph (three environments: 3 foundations, then 3 compute and 3 database stacks), so the
+/// default never holds it back; the bound is there for riglets with many applications.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
 /// How the engine behaves.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
-    /// Stacks deployed at the same time.
+    /// Stacks deployed (or deleted) at the same time.
     pub concurrency: usize,
     pub backoff: Backoff,
     /// Delete and re-create stacks whose creation failed (ROLLBACK_COMPLETE).
@@ -41,7 +46,7 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
-            concurrency: 4,
+            concurrency: DEFAULT_CONCURRENCY,
             backoff: Backoff::default(),
             replace_failed: false,
         }

@@ -1,11 +1,13 @@
 //! `plan`: what `up` would change, through real change sets that are deleted afterwards.
 
-use std::collections::BTreeMap;
-
 use saphyr::{LoadableYamlNode, Scalar, Yaml};
 
-use crate::cloud::cfn::{Prepared, ResourceChange, StackStatus, TemplateSource};
-use crate::engine::converge::{stack_input, Work};
+use crate::cloud::cfn::{
+    ChangeKind, Prepared, ResourceChange, StackInput, StackState, StackStatus, Stacks,
+    TemplateSource,
+};
+use crate::engine::converge::stack_input;
+use crate::engine::up::Survey;
 use crate::engine::{
     env_flag, orphan_note, ChangeAction, Engine, EngineError, PlanAction, PlanReport,
     StackPlanReport,
@@ -17,27 +19,13 @@ impl Engine {
     /// riglet's orphans. Errors with [`EngineError::NotOwned`] where `up` would refuse.
     pub async fn plan(&self, plan: &RigletPlan) -> Result<PlanReport, EngineError> {
         let mut report = PlanReport::default();
-        let record = self.record(plan).await?;
-        let mut refused = record.foreign.clone();
-        let mut notes = record.adoption_notes();
-        let store = self
-            .survey_store(plan, &record, &mut refused, &mut notes)
-            .await?;
-        // `plan` checks every existing bucket (`up` only those it writes to).
-        let all: BTreeMap<String, Work> = plan
-            .stacks
-            .iter()
-            .map(|s| (s.plan.name.clone(), Work::Converge))
-            .collect();
-        let buckets = self
-            .survey_buckets(plan, &all, &mut refused, &mut notes)
-            .await?;
-        if !refused.is_empty() {
-            return Err(EngineError::NotOwned(refused));
-        }
-        for n in &notes {
-            self.events.note(n.clone());
-        }
+        // `plan` verifies every existing bucket (`up` only those it writes to).
+        let Survey {
+            record,
+            store,
+            buckets,
+            ..
+        } = self.survey(plan, false).await?;
         for s in &plan.secrets {
             if !store.values.contains_key(&s.requirement.ssm_path) {
                 report.secrets_to_store.push(s.requirement.ssm_path.clone());
@@ -89,17 +77,8 @@ impl Engine {
                     line(PlanAction::Replace, changes, note)
                 }
                 Some(x) if x.status != StackStatus::ReviewInProgress => {
-                    match st.prepare(&input, state.as_ref()).await? {
-                        Prepared::Unchanged => line(PlanAction::Unchanged, vec![], None),
-                        Prepared::Ready {
-                            change_set,
-                            changes,
-                            ..
-                        } => {
-                            st.delete_change_set(name, &change_set).await?;
-                            line(PlanAction::Update, changes, None)
-                        }
-                    }
+                    let (action, changes) = preview(&st, &input, state.as_ref()).await?;
+                    line(action, changes, None)
                 }
                 _ => {
                     let missing_deps: Vec<String> = s
@@ -119,18 +98,8 @@ impl Engine {
                         .iter()
                         .any(|x| report.secrets_to_store.contains(&x.ssm_path));
                     if missing_deps.is_empty() && !secrets_missing {
-                        match st.prepare(&input, state.as_ref()).await? {
-                            Prepared::Unchanged => line(PlanAction::Unchanged, vec![], None),
-                            Prepared::Ready {
-                                change_set,
-                                changes,
-                                ..
-                            } => {
-                                st.delete_change_set(name, &change_set).await?;
-                                st.delete_review_stack(name).await?;
-                                line(PlanAction::Create, changes, None)
-                            }
-                        }
+                        let (action, changes) = preview(&st, &input, state.as_ref()).await?;
+                        line(action, changes, None)
                     } else {
                         let why = if missing_deps.is_empty() {
                             "its secrets are not stored yet".to_string()
@@ -170,6 +139,32 @@ fn from_template(body: &str, note: String) -> (Vec<ResourceChange>, Option<Strin
             Some(format!("{note} (its resources could not be listed: {why})")),
         ),
     }
+}
+
+/// What a real change set says `up` would do to a stack; the change set (and, for a create,
+/// the stack it left in REVIEW_IN_PROGRESS) is deleted afterwards.
+async fn preview(
+    st: &Stacks<'_>,
+    input: &StackInput<'_>,
+    state: Option<&StackState>,
+) -> Result<(PlanAction, Vec<ResourceChange>), EngineError> {
+    Ok(match st.prepare(input, state).await? {
+        Prepared::Unchanged => (PlanAction::Unchanged, vec![]),
+        Prepared::Ready {
+            change_set,
+            kind,
+            changes,
+        } => {
+            st.delete_change_set(input.name, &change_set).await?;
+            match kind {
+                ChangeKind::Update => (PlanAction::Update, changes),
+                ChangeKind::Create => {
+                    st.delete_review_stack(input.name).await?;
+                    (PlanAction::Create, changes)
+                }
+            }
+        }
+    })
 }
 
 /// The resources a template declares (its top-level `Resources` mapping, each entry's logical

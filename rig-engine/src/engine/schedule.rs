@@ -128,3 +128,51 @@ pub(crate) fn critical_paths(stacks: &[PlannedStack]) -> BTreeMap<&str, usize> {
     }
     memo
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rig_core::{Role, StackPlan};
+
+    fn stack(name: &str, deps: &[&str]) -> PlannedStack {
+        PlannedStack {
+            env: None,
+            backend: "test".into(),
+            suffix: "x".into(),
+            template_bucket: "b".into(),
+            plan: StackPlan {
+                name: name.into(),
+                role: Role::Compute,
+                template_file: "t.yaml".into(),
+                template_body: "Resources: {}".into(),
+                parameters: Default::default(),
+                tags: Default::default(),
+                capabilities: vec![],
+                depends_on: deps.iter().map(|d| d.to_string()).collect(),
+                outputs: vec![],
+                probes: vec![],
+                secrets: vec![],
+                before_delete: Default::default(),
+            },
+        }
+    }
+
+    #[test]
+    fn the_longest_chain_behind_a_stack_starts_it_first() {
+        // f1 → db1 → app1 (3 deep); f2 → c2 (2 deep); lone (1).
+        let stacks = vec![
+            stack("lone", &[]),
+            stack("f2", &[]),
+            stack("c2", &["f2"]),
+            stack("f1", &[]),
+            stack("db1", &["f1"]),
+            stack("app1", &["db1", "f1"]),
+        ];
+        let depth = critical_paths(&stacks);
+        assert_eq!(depth["f1"], 3);
+        assert_eq!(depth["db1"], 2);
+        assert_eq!(depth["f2"], 2);
+        assert_eq!(depth["lone"], 1);
+        assert_eq!(depth["app1"], 1);
+    }
+}

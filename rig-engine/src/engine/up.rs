@@ -16,26 +16,43 @@ use crate::engine::converge::Work;
 use crate::engine::record::{adoption_note, Record};
 use crate::engine::{Engine, EngineError, UpReport};
 use crate::ownership::{NotOwned, Verdict};
-use crate::planner::RigletPlan;
+use crate::planner::{PlannedBucket, RigletPlan};
 use crate::secrets::{self, Prompt};
 
+/// What `up` and `plan` read before changing anything, every resource verified as this
+/// riglet's.
+pub(crate) struct Survey<'p> {
+    pub(crate) record: Record,
+    pub(crate) store: StoreSurvey,
+    pub(crate) work: BTreeMap<String, Work>,
+    /// The plan's buckets to write, with their live tags (`None`: to be created).
+    pub(crate) buckets: Vec<(&'p PlannedBucket, Option<BTreeMap<String, String>>)>,
+}
+
 impl Engine {
-    /// Creates or updates the whole riglet.
-    pub async fn up(
+    /// Reads the record, the parameters and the buckets, and (with `assess`) which stacks need
+    /// work; without it every stack counts as needing work and every existing bucket is
+    /// verified. Anything with a planned name but another riglet's tags stops here, before
+    /// any change ([`EngineError::NotOwned`]); adoptions of untagged resources are said.
+    pub(crate) async fn survey<'p>(
         &self,
-        plan: &RigletPlan,
-        prompt: Option<&dyn Prompt>,
-    ) -> Result<UpReport, EngineError> {
-        let mut report = UpReport::default();
-        // Ownership first: anything with a planned name but another riglet's tags stops the run
-        // before any change.
+        plan: &'p RigletPlan,
+        assess: bool,
+    ) -> Result<Survey<'p>, EngineError> {
         let record = self.record(plan).await?;
         let mut refused = record.foreign.clone();
         let mut notes = record.adoption_notes();
         let store = self
             .survey_store(plan, &record, &mut refused, &mut notes)
             .await?;
-        let work = self.assess(plan, &record, &store.values).await?;
+        let work = if assess {
+            self.assess(plan, &record, &store.values).await?
+        } else {
+            plan.stacks
+                .iter()
+                .map(|s| (s.plan.name.clone(), Work::Converge))
+                .collect()
+        };
         let buckets = self
             .survey_buckets(plan, &work, &mut refused, &mut notes)
             .await?;
@@ -45,6 +62,27 @@ impl Engine {
         for n in notes {
             self.events.note(n);
         }
+        Ok(Survey {
+            record,
+            store,
+            work,
+            buckets,
+        })
+    }
+
+    /// Creates or updates the whole riglet.
+    pub async fn up(
+        &self,
+        plan: &RigletPlan,
+        prompt: Option<&dyn Prompt>,
+    ) -> Result<UpReport, EngineError> {
+        let mut report = UpReport::default();
+        let Survey {
+            record,
+            store,
+            work,
+            buckets,
+        } = self.survey(plan, true).await?;
         // Every missing secret is obtained (from RIG_SECRET_* or the prompt) before anything is
         // stored or created, so one that cannot be had changes nothing.
         let mut values = Vec::new();
@@ -100,7 +138,7 @@ impl Engine {
     /// Reads the plan's parameters and secrets (values, and ownership tags where they exist)
     /// and the values behind the stacks' SSM-typed parameters. Refusals go to `refused`,
     /// adoptions to `notes`.
-    pub(crate) async fn survey_store(
+    async fn survey_store(
         &self,
         plan: &RigletPlan,
         record: &Record,
@@ -167,7 +205,7 @@ impl Engine {
 
     /// Which planned stacks need a change set: all but those deployed exactly as planned
     /// (status, tags, parameters and the deployed template). Templates are read concurrently.
-    pub(crate) async fn assess(
+    async fn assess(
         &self,
         plan: &RigletPlan,
         record: &Record,
@@ -227,7 +265,7 @@ impl Engine {
     /// The plan's buckets that `up` writes, each with its live tags (`None`: it does not exist
     /// and will be created): every missing bucket, and existing ones that receive a template
     /// (a stack using it needs work); the latter verified as this riglet's.
-    pub(crate) async fn survey_buckets<'p>(
+    async fn survey_buckets<'p>(
         &self,
         plan: &'p RigletPlan,
         work: &BTreeMap<String, Work>,
