@@ -110,7 +110,7 @@ enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
         /// Keep this resource when retrying a stack whose deletion failed (DELETE_FAILED):
-        /// STACK/LOGICAL_ID, e.g. acme-shop-qa-foundation/PrivateHostedZone (repeatable).
+        /// STACK/LOGICAL_ID, e.g. acme-shop-qa-foundation/InternalDns (repeatable).
         #[arg(long = "retain", value_name = "STACK/LOGICAL_ID")]
         retain: Vec<String>,
     },
@@ -430,6 +430,9 @@ async fn run(cli: Cli) -> Result<u8> {
                 for b in &report.buckets_to_create {
                     println!("+ bucket {b}");
                 }
+                for s in &report.parameters_to_create {
+                    println!("+ parameter {s}");
+                }
                 for s in &report.parameters_to_write {
                     println!("~ parameter {s}");
                 }
@@ -503,14 +506,19 @@ async fn run(cli: Cli) -> Result<u8> {
                     println!(
                         "{:<48} {}{}{}",
                         s.name,
-                        s.status.as_deref().unwrap_or("NOT CREATED"),
+                        match (&s.status, &s.not_owned) {
+                            (_, Some(tags)) =>
+                                format!("EXISTS, NOT THIS RIGLET'S (its tags: {tags})"),
+                            (Some(st), None) => st.clone(),
+                            (None, None) => "NOT CREATED".to_string(),
+                        },
                         if s.termination_protection {
                             " (protected)"
                         } else {
                             ""
                         },
                         if s.orphan {
-                            " (not in the configuration any more: `rig up --prune` or `rig down` deletes it)"
+                            " (orphan: not in what the configuration and flags select; `rig plan` says more)"
                         } else {
                             ""
                         }
@@ -569,7 +577,9 @@ fn parse_retain(values: &[String]) -> Result<BTreeMap<String, Vec<String>>> {
             .split_once('/')
             .filter(|(s, i)| !s.is_empty() && !i.is_empty())
         else {
-            bail!("--retain {v}: expected STACK/LOGICAL_ID, e.g. acme-shop-qa-foundation/PrivateHostedZone");
+            bail!(
+                "--retain {v}: expected STACK/LOGICAL_ID, e.g. acme-shop-qa-foundation/InternalDns"
+            );
         };
         out.entry(stack.to_string())
             .or_default()

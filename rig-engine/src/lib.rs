@@ -12,3 +12,4 @@ pub mod plugin;
 pub mod render;
 pub mod secrets;
 pub mod session;
+pub mod template;

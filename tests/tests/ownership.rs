@@ -1241,7 +1241,7 @@ connection_arn = "arn:aws:codeconnections:us-east-1:123456789012:connection/0f0e
     down.code(0)
         .stderr_has("rig down will delete:")
         .stderr_has(&format!("stack     {pipeline} ("))
-        .stderr_has(&format!("repository {repo} (1 images"));
+        .stderr_has(&format!("repository {repo} (1 image;"));
     let report = down.json();
     assert!(
         strings(&report["stacks_deleted"]).contains(&pipeline.to_string()),
@@ -1526,7 +1526,7 @@ fn a_switched_database_backend_is_an_orphan_kept_until_pruned() {
         .code(0)
         .stderr_has("will delete:")
         .stderr_has(&format!(
-            "stack     {aurora} (CREATE_COMPLETE, database, environment integration, not in the configuration any more)"
+            "stack     {aurora} (CREATE_COMPLETE, database, environment integration, orphan: not in what the configuration and flags select)"
         ))
         .stderr_lacks(&format!("stack     {foundation}"))
         .stderr_lacks(&format!("stack     {compute}"));
@@ -1762,6 +1762,19 @@ fn a_stack_with_a_planned_name_but_other_tags_is_refused_and_nothing_changes() {
             &Gone::default(),
         );
     }
+    // `status` says what is there instead of calling it "not created".
+    let status = r.run(&w, &["status"]);
+    status.code(0);
+    assert!(
+        status
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("acme-shop-integration-foundation")
+                && l.contains("EXISTS, NOT THIS RIGLET'S")
+                && l.contains("rig:project=other")),
+        "{}",
+        status.show()
+    );
 }
 
 /// A bucket named exactly like one of the riglet's template buckets but tagged for another
@@ -1951,8 +1964,19 @@ fn down_keeps_a_retained_backup_bucket_full_and_secrets_unless_purged() {
     );
 
     let down = r.run(&w, &["down", "--yes", "--json"]);
-    down.code(0);
+    // The listing says beforehand that the backups stay, and the report that they stayed.
+    down.code(0)
+        .stderr_has(&format!(
+            "bucket     {backups} (1 object; kept with its contents: the template retains it)"
+        ))
+        .stderr_has(&format!("kept AWS::S3::Bucket {backups}"));
     let report = down.json();
+    assert!(
+        report["retained"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|x| x["physical_id"] == backups.as_str())),
+        "{report:#}"
+    );
     let emptied = report["emptied"].as_array().cloned().unwrap_or_default();
     assert!(
         !emptied.iter().any(|e| e["name"] == backups.as_str()),

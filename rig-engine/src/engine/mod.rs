@@ -115,6 +115,8 @@ impl Engine {
             .resources(o.name())
             .await?
             .into_iter()
+            // A resource whose condition is false can come back as an empty row.
+            .filter(|r| !r.resource_type.is_empty() && !r.logical_id.is_empty())
             .map(|r| format!("{} {}", r.resource_type, r.logical_id))
             .collect();
         Ok(OrphanReport {

@@ -1,7 +1,5 @@
 //! `plan`: what `up` would change, through real change sets that are deleted afterwards.
 
-use saphyr::{LoadableYamlNode, Scalar, Yaml};
-
 use crate::cloud::cfn::{
     ChangeKind, Prepared, ResourceChange, StackInput, StackState, StackStatus, Stacks,
     TemplateSource,
@@ -32,8 +30,10 @@ impl Engine {
             }
         }
         for (name, value) in &plan.parameters {
-            if store.values.get(name) != Some(value) {
-                report.parameters_to_write.push(name.clone());
+            match store.values.get(name) {
+                None => report.parameters_to_create.push(name.clone()),
+                Some(v) if v != value => report.parameters_to_write.push(name.clone()),
+                Some(_) => {}
             }
         }
         for (b, current) in &buckets {
@@ -167,54 +167,17 @@ async fn preview(
     })
 }
 
-/// The resources a template declares (its top-level `Resources` mapping, each entry's logical
-/// id and `Type`), as "add" changes in template order, for stacks that cannot have a change set
-/// yet. Reads YAML and JSON templates alike; CloudFormation's short-form tags (`!Ref`, `!Sub`,
-/// `!GetAtt`, ...) are accepted and the values under them ignored. An entry without a string
-/// `Type` is skipped. Errs with why the template could not be read.
+/// The resources a template declares, as "add" changes in template order, for stacks that
+/// cannot have a change set yet (see [`crate::template::declared`]).
 pub fn template_resources(body: &str) -> Result<Vec<ResourceChange>, String> {
-    let docs = Yaml::load_from_str(body).map_err(|e| format!("not valid YAML or JSON: {e}"))?;
-    let root = docs
-        .first()
-        .map(untagged)
-        .ok_or_else(|| "the template is empty".to_string())?;
-    if !root.is_mapping() {
-        return Err("the template is not a mapping".into());
-    }
-    let resources = match root.as_mapping_get("Resources").map(untagged) {
-        Some(Yaml::Mapping(m)) => m,
-        Some(_) => return Err("`Resources` is not a mapping".into()),
-        None => return Err("the template has no `Resources`".into()),
-    };
-    Ok(resources
-        .iter()
-        .filter_map(|(id, resource)| {
-            let resource_type = untagged(resource).as_mapping_get("Type").and_then(text)?;
-            Some(ResourceChange {
-                action: ChangeAction::Add,
-                logical_id: text(id)?,
-                resource_type,
-            })
+    Ok(crate::template::declared(body)?
+        .into_iter()
+        .map(|d| ResourceChange {
+            action: ChangeAction::Add,
+            logical_id: d.logical_id,
+            resource_type: d.resource_type,
         })
         .collect())
-}
-
-/// The node under a tag (`!Ref X` → `X`), or the node itself.
-fn untagged<'a, 'i>(node: &'a Yaml<'i>) -> &'a Yaml<'i> {
-    match node {
-        Yaml::Tagged(_, inner) => untagged(inner),
-        other => other,
-    }
-}
-
-/// A scalar's text (a string or an integer key); `None` for anything else.
-fn text(node: &Yaml<'_>) -> Option<String> {
-    match untagged(node) {
-        Yaml::Value(Scalar::String(s)) => Some(s.to_string()),
-        Yaml::Value(Scalar::Integer(i)) => Some(i.to_string()),
-        Yaml::Representation(s, _, _) => Some(s.to_string()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

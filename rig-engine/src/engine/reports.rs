@@ -119,6 +119,9 @@ pub struct StackPlanReport {
 pub struct PlanReport {
     pub stacks: Vec<StackPlanReport>,
     pub buckets_to_create: Vec<String>,
+    /// Parameters that do not exist yet.
+    pub parameters_to_create: Vec<String>,
+    /// Parameters whose value changes.
     pub parameters_to_write: Vec<String>,
     pub secrets_to_store: Vec<String>,
 }
@@ -126,6 +129,7 @@ pub struct PlanReport {
 impl PlanReport {
     pub fn has_changes(&self) -> bool {
         !self.buckets_to_create.is_empty()
+            || !self.parameters_to_create.is_empty()
             || !self.parameters_to_write.is_empty()
             || !self.secrets_to_store.is_empty()
             || self
@@ -151,8 +155,11 @@ pub struct StackStatusReport {
     /// `None`: the stack does not exist.
     pub status: Option<String>,
     pub termination_protection: bool,
-    /// Live, but not in the configuration any more (a backend switched, an environment removed).
+    /// Live, but not in what the configuration and flags select (a backend switched, an
+    /// environment removed).
     pub orphan: bool,
+    /// A stack with this name exists but its tags say it is another's: the tags it has.
+    pub not_owned: Option<String>,
     pub probes: Vec<ProbeResult>,
 }
 
@@ -163,8 +170,20 @@ pub fn env_flag(env: Option<&str>) -> String {
 
 /// What `plan` and `up` say of an orphan.
 pub fn orphan_note(o: &OrphanReport) -> String {
+    // What holds data first, then the rest; at most eight named.
+    const STATEFUL: [&str; 6] = [
+        "AWS::RDS::DBCluster",
+        "AWS::RDS::DBInstance",
+        "AWS::S3::Bucket",
+        "AWS::EC2::Volume",
+        "AWS::ECR::Repository",
+        "AWS::EC2::Instance",
+    ];
+    let mut holds: Vec<&String> = o.holds.iter().collect();
+    holds.sort_by_key(|h| !STATEFUL.iter().any(|t| h.starts_with(t)));
+    let shown: Vec<&str> = holds.iter().take(8).map(|h| h.as_str()).collect();
     let mut note = format!(
-        "live, but the configuration no longer has it ({} stack{}{}); it holds {} resource(s){}",
+        "live, but not in what the configuration and flags select ({} stack{}{}); it holds {} resource{}{}{}",
         o.role,
         o.backend
             .as_ref()
@@ -175,15 +194,33 @@ pub fn orphan_note(o: &OrphanReport) -> String {
             .map(|e| format!(", environment {e}"))
             .unwrap_or_default(),
         o.holds.len(),
-        if o.holds.is_empty() {
+        if o.holds.len() == 1 { "" } else { "s" },
+        if shown.is_empty() {
             String::new()
         } else {
-            format!(": {}", o.holds.join(", "))
+            format!(": {}", shown.join(", "))
+        },
+        if o.holds.len() > shown.len() {
+            format!(" and {} more", o.holds.len() - shown.len())
+        } else {
+            String::new()
         }
     );
     if o.role == "database" {
         note.push_str("; its data stays in this stack until it is pruned");
     }
-    note.push_str("; `rig up --prune` or `rig down` deletes it, after confirmation");
+    let flag = match o.role.as_str() {
+        "database" => Some("--db"),
+        "compute" => Some("--compute"),
+        _ => None,
+    };
+    if let (Some(flag), Some(b)) = (flag, &o.backend) {
+        note.push_str(&format!(
+            "; to keep using it, select it again (`{flag} {b}`, or in rig.toml)"
+        ));
+    }
+    note.push_str(
+        "; `rig up --prune` with the same configuration and flags deletes it, after listing it and asking",
+    );
     note
 }

@@ -44,6 +44,11 @@ impl Engine {
                 status: state.map(|x| x.status.to_string()),
                 termination_protection: state.is_some_and(|x| x.termination_protection),
                 orphan: false,
+                not_owned: record
+                    .foreign
+                    .iter()
+                    .find(|f| f.name == s.plan.name)
+                    .map(|f| crate::ownership::show_tags(&f.found)),
                 probes,
             });
         }
@@ -54,6 +59,7 @@ impl Engine {
                 status: Some(o.state.status.to_string()),
                 termination_protection: o.state.termination_protection,
                 orphan: true,
+                not_owned: None,
                 probes: vec![],
             });
         }

@@ -50,6 +50,9 @@ pub struct Holding {
     pub logical_id: String,
     pub name: String,
     pub count: usize,
+    /// Its stack's deployed template retains it (`DeletionPolicy: Retain`): it outlives the
+    /// stack with everything in it.
+    pub retained: bool,
 }
 
 /// A stack that will be deleted.
@@ -69,6 +72,9 @@ pub struct DoomedStack {
     pub buckets: Vec<Holding>,
     /// Its own ECR repositories (the same).
     pub repositories: Vec<Holding>,
+    /// Parameters its backend asks to change before deletion (`rig:before-delete`), as
+    /// `Key=value` pairs.
+    pub before_delete: Option<String>,
     #[serde(skip)]
     template_bucket: Option<String>,
 }
@@ -91,53 +97,6 @@ pub struct Teardown {
     pub secrets_kept: Vec<String>,
     /// Adoptions of untagged resources made by an earlier rig.
     pub notes: Vec<String>,
-}
-
-impl Teardown {
-    pub fn is_empty(&self) -> bool {
-        self.stacks.is_empty() && self.buckets.is_empty() && self.parameters.is_empty()
-    }
-
-    /// The listing shown before asking: one line per stack, bucket, repository and parameter.
-    pub fn listing(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for s in &self.stacks {
-            let mut what = vec![s.status.clone(), s.role.clone()];
-            if let Some(e) = &s.env {
-                what.push(format!("environment {e}"));
-            }
-            if s.orphan {
-                what.push("not in the configuration any more".into());
-            }
-            if s.adopted {
-                what.push("untagged, adopted".into());
-            }
-            out.push(format!("stack     {} ({})", s.name, what.join(", ")));
-            for b in &s.buckets {
-                out.push(format!(
-                    "  bucket     {} ({} objects; emptied only if {} deletes it)",
-                    b.name, b.count, s.name
-                ));
-            }
-            for r in &s.repositories {
-                out.push(format!(
-                    "  repository {} ({} images; emptied only if {} deletes it)",
-                    r.name, r.count, s.name
-                ));
-            }
-        }
-        for b in &self.buckets {
-            out.push(format!("bucket    {} ({} objects)", b.name, b.count));
-        }
-        for p in &self.parameters {
-            out.push(format!(
-                "parameter {}{}",
-                p.name,
-                if p.secure { " (SecureString)" } else { "" }
-            ));
-        }
-        out
-    }
 }
 
 impl Engine {
@@ -198,9 +157,21 @@ impl Engine {
                 depends_on: depends_on.into_iter().collect(),
                 buckets: vec![],
                 repositories: vec![],
+                before_delete: s.state.tags.get(ownership::BEFORE_DELETE).cloned(),
                 template_bucket: s.template_bucket.clone(),
             };
-            for r in st.resources(s.name()).await? {
+            let resources = st.resources(s.name()).await?;
+            let kept = if resources.iter().any(|r| {
+                matches!(
+                    r.resource_type.as_str(),
+                    "AWS::S3::Bucket" | "AWS::ECR::Repository"
+                )
+            }) {
+                crate::template::retained(&st.template(s.name()).await?)
+            } else {
+                Default::default()
+            };
+            for r in resources {
                 if r.physical_id.is_empty() {
                     continue;
                 }
@@ -216,6 +187,7 @@ impl Engine {
                     _ => continue,
                 };
                 list.push(Holding {
+                    retained: kept.contains(&r.logical_id),
                     logical_id: r.logical_id,
                     name: r.physical_id,
                     count,
@@ -276,6 +248,7 @@ impl Engine {
             }
             let count = self.clients.count_objects(&bucket).await?;
             t.buckets.push(Holding {
+                retained: false,
                 logical_id: String::new(),
                 name: bucket,
                 count,

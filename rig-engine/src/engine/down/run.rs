@@ -77,15 +77,6 @@ impl Engine {
                     report.emptied.extend(emptied);
                     match r {
                         Ok(retained) => {
-                            for k in &retained {
-                                self.events.note(format!(
-                                    "{}: kept {} {} ({})",
-                                    s.name,
-                                    k.resource_type,
-                                    k.physical_id.as_deref().unwrap_or(&k.logical_id),
-                                    "its template or --retain keeps it"
-                                ));
-                            }
                             report.retained.extend(retained);
                             self.events.note(format!("{}: deleted", s.name));
                             deleted.insert(s.name.clone());
@@ -228,6 +219,7 @@ async fn delete_one(
                     h.name
                 ));
                 emptied.push(Holding {
+                    retained: false,
                     logical_id: h.logical_id.clone(),
                     name: h.name.clone(),
                     count,
