@@ -1,9 +1,10 @@
 //! The deploy engine: `up`, `plan`, `down`, `status`, `outputs`, `protect`.
 //!
 //! A riglet is a DAG of stacks ([`RigletPlan`]). `up` deploys independent stacks concurrently
-//! (bounded); a failed stack stops what depends on it, not the rest. Re-running converges: an
-//! unchanged stack costs one empty change set and no update; a stack left in progress by an
-//! interrupted run is waited for; a failed create is replaced only with consent.
+//! (bounded, longest chain first); a failed stack stops what depends on it, not the rest.
+//! Re-running converges: a stack deployed exactly as planned costs one GetTemplate and no change
+//! set; a stack left in progress by an interrupted run is waited for; a failed create is
+//! replaced only with consent. Every command starts from the riglet's [`record::Record`].
 
 mod converge;
 pub mod down;
