@@ -81,6 +81,19 @@ impl Clients {
         Clients::from_sdk_config(&loader.load().await)
     }
 
+    /// Clients aimed at a closed loopback port (127.0.0.1:9), for unit tests that must make no
+    /// call: any call fails, and the counter shows it.
+    #[cfg(test)]
+    pub(crate) fn offline() -> Clients {
+        Clients::from_sdk_config(
+            &aws_config::SdkConfig::builder()
+                .endpoint_url("http://127.0.0.1:9")
+                .region(Region::new("us-east-1"))
+                .behavior_version(BehaviorVersion::latest())
+                .build(),
+        )
+    }
+
     /// Every client from one `SdkConfig` (the seam tests and proxies use: point its endpoint
     /// anywhere). With an endpoint override S3 uses path-style addressing.
     pub fn from_sdk_config(conf: &aws_config::SdkConfig) -> Clients {

@@ -125,18 +125,6 @@ impl Ctx {
     ) -> Result<(Outcome, Vec<ResourceChange>), EngineError> {
         let st = self.stacks();
         let name = s.plan.name.as_str();
-        let (url, touch) = self
-            .clients
-            .upload_template(
-                &s.template_bucket,
-                &s.plan.template_file,
-                &s.plan.template_body,
-            )
-            .await?;
-        if touch == Touch::Created {
-            self.uploaded
-                .store(true, std::sync::atomic::Ordering::SeqCst);
-        }
         let mut state = live;
         if state.as_ref().is_some_and(|x| x.in_progress()) {
             self.mark(name, Some(Phase::WaitingForEarlierRun));
@@ -197,6 +185,19 @@ impl Ctx {
             }
             .into());
         }
+        // Refusals come first: nothing is uploaded for a stack that cannot be changed.
+        let (url, touch) = self
+            .clients
+            .upload_template(
+                &s.template_bucket,
+                &s.plan.template_file,
+                &s.plan.template_body,
+            )
+            .await?;
+        if touch == Touch::Created {
+            self.uploaded
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         self.mark(name, Some(Phase::PreparingChangeSet));
         let input = stack_input(s, TemplateSource::Url(url));
         match st.prepare(&input, state.as_ref()).await? {
@@ -225,4 +226,109 @@ pub(crate) enum Work {
     Unchanged,
     /// Wait, replace, refuse, or go through a change set.
     Converge,
+}
+
+#[cfg(test)]
+mod tests {
+    //! States the local emulator cannot produce, checked without AWS: each is refused before
+    //! any call (the engine's call counter stays at zero; the endpoint is unreachable anyway).
+    use super::*;
+    use crate::cloud::cfn::{Backoff, StackStatus};
+    use crate::events::Collect;
+    use rig_core::{Role, StackPlan};
+
+    fn ctx() -> Ctx {
+        Ctx {
+            clients: Clients::offline(),
+            events: Arc::new(Collect::default()),
+            options: EngineOptions {
+                backoff: Backoff::default(),
+                ..Default::default()
+            },
+            in_flight: Default::default(),
+            uploaded: Default::default(),
+        }
+    }
+
+    fn planned() -> PlannedStack {
+        PlannedStack {
+            env: Some("staging".into()),
+            backend: "fargate".into(),
+            suffix: "compute-ecs".into(),
+            template_bucket: "rig-acme-shop-us-east-1-compute-ecs-staging".into(),
+            plan: StackPlan {
+                name: "acme-shop-staging-compute-ecs".into(),
+                role: Role::Compute,
+                template_file: "fargate.yaml".into(),
+                template_body: "Resources: {}".into(),
+                parameters: Default::default(),
+                tags: Default::default(),
+                capabilities: vec![],
+                depends_on: vec![],
+                outputs: vec![],
+                probes: vec![],
+                secrets: vec![],
+                before_delete: Default::default(),
+            },
+        }
+    }
+
+    fn live(status: StackStatus) -> StackState {
+        StackState {
+            name: "acme-shop-staging-compute-ecs".into(),
+            id: "arn:aws:cloudformation:us-east-1:123456789012:stack/x/1".into(),
+            status,
+            reason: Some("The following resource(s) failed to update: [Service].".into()),
+            outputs: vec![],
+            parameters: vec![],
+            termination_protection: false,
+            tags: Default::default(),
+            capabilities: vec![],
+            resolved: Default::default(),
+        }
+    }
+
+    fn refusal(status: StackStatus) -> (String, usize) {
+        let ctx = ctx();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = rt
+            .block_on(ctx.try_deploy(&planned(), Some(live(status))))
+            .expect_err("the stack must be refused");
+        (err.to_string(), ctx.clients.calls.snapshot().total())
+    }
+
+    #[test]
+    fn an_update_whose_rollback_failed_is_refused_with_the_way_out() {
+        let (msg, calls) = refusal(StackStatus::UpdateRollbackFailed);
+        assert!(msg.contains("UPDATE_ROLLBACK_FAILED"), "{msg}");
+        assert!(msg.contains("continue-update-rollback"), "{msg}");
+        assert_eq!(calls, 0, "no AWS call for a refused stack");
+    }
+
+    #[test]
+    fn a_stack_a_down_left_half_deleted_is_refused_pointing_at_down() {
+        let (msg, calls) = refusal(StackStatus::DeleteFailed);
+        assert!(msg.contains("DELETE_FAILED"), "{msg}");
+        assert!(msg.contains("run `rig down --env staging` first"), "{msg}");
+        assert!(!msg.contains("resumes"), "{msg}");
+        assert_eq!(calls, 0);
+    }
+
+    #[test]
+    fn a_failed_create_is_replaced_only_with_consent() {
+        for status in [
+            StackStatus::RollbackComplete,
+            StackStatus::RollbackFailed,
+            StackStatus::CreateFailed,
+        ] {
+            let (msg, calls) = refusal(status.clone());
+            assert!(msg.contains(status.as_str()), "{msg}");
+            assert!(msg.contains("rig up --replace-failed"), "{msg}");
+            assert!(msg.contains("failed to update: [Service]"), "{msg}");
+            assert_eq!(calls, 0);
+        }
+    }
 }
