@@ -285,6 +285,7 @@ mod tests {
             tags: Default::default(),
             capabilities: vec![],
             resolved: Default::default(),
+            nested: false,
         }
     }
 

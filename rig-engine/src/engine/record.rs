@@ -93,7 +93,8 @@ impl Record {
             });
         }
         for state in by_name.into_values() {
-            if !ownership::of_riglet(&plan.names, &state.tags) {
+            // A nested stack carries its parent's tags but goes with its parent.
+            if state.nested || !ownership::of_riglet(&plan.names, &state.tags) {
                 continue;
             }
             let env = state.tags.get(ownership::ENVIRONMENT).cloned();
@@ -141,4 +142,151 @@ pub fn adoption_note(kind: &str, name: &str, role: &str) -> String {
     format!(
         "adopting {kind} {name}: it has no rig tags (made by an earlier rig); its name is exactly the one this riglet gives its {role}, so it is treated as this riglet's"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use rig_core::names::RigletNames;
+    use rig_core::{Role, StackPlan};
+
+    use super::*;
+    use crate::cloud::cfn::StackStatus;
+    use crate::ownership::Expected;
+    use crate::planner::PlannedStack;
+
+    fn names() -> RigletNames {
+        RigletNames::new("acme", "shop", "us-east-1")
+    }
+
+    fn planned(name: &str, env: &str, role: Role) -> PlannedStack {
+        PlannedStack {
+            env: Some(env.into()),
+            backend: "b".into(),
+            suffix: "x".into(),
+            template_bucket: "bucket".into(),
+            plan: StackPlan {
+                name: name.into(),
+                role,
+                template_file: "t.yaml".into(),
+                template_body: "Resources: {}".into(),
+                parameters: Default::default(),
+                tags: Default::default(),
+                capabilities: vec![],
+                depends_on: vec![],
+                outputs: vec![],
+                probes: vec![],
+                secrets: vec![],
+                before_delete: Default::default(),
+            },
+        }
+    }
+
+    fn live(name: &str, tags: BTreeMap<String, String>, nested: bool) -> StackState {
+        StackState {
+            name: name.into(),
+            id: format!("id-{name}"),
+            status: StackStatus::CreateComplete,
+            reason: None,
+            outputs: vec![],
+            parameters: vec![],
+            termination_protection: false,
+            tags,
+            capabilities: vec![],
+            resolved: Default::default(),
+            nested,
+        }
+    }
+
+    fn tags_of(owner: &str, project: &str, env: &str, role: &str) -> BTreeMap<String, String> {
+        Expected::new(
+            &RigletNames::new(owner, project, "us-east-1"),
+            Some(env),
+            role,
+        )
+        .tags()
+    }
+
+    #[test]
+    fn live_stacks_are_sorted_by_exact_names_and_exact_tags() {
+        let plan = RigletPlan {
+            names: names(),
+            stacks: vec![
+                planned("acme-shop-qa-foundation", "qa", Role::Foundation),
+                planned("acme-shop-qa-compute-ecs", "qa", Role::Compute),
+                planned("acme-shop-qa-db-aurora", "qa", Role::Database),
+            ],
+            buckets: vec![],
+            parameters: Default::default(),
+            secrets: vec![],
+            environments: vec!["qa".into()],
+            whole: false,
+        };
+        let record = Record::survey(
+            &plan,
+            vec![
+                // Planned and owned.
+                live(
+                    "acme-shop-qa-foundation",
+                    tags_of("acme", "shop", "qa", "foundation"),
+                    false,
+                ),
+                // Planned name, no tags: adopted.
+                live("acme-shop-qa-compute-ecs", BTreeMap::new(), false),
+                // Planned name, another riglet's tags: foreign.
+                live(
+                    "acme-shop-qa-db-aurora",
+                    tags_of("acme", "shop-qa", "qa", "database"),
+                    false,
+                ),
+                // This riglet's, same environment, not planned: an orphan.
+                live(
+                    "acme-shop-qa-db-couch",
+                    tags_of("acme", "shop", "qa", "database"),
+                    false,
+                ),
+                // This riglet's but another environment, outside `--env qa`: left out.
+                live(
+                    "acme-shop-qa-eu-foundation",
+                    tags_of("acme", "shop", "qa-eu", "foundation"),
+                    false,
+                ),
+                // A nested stack carrying the riglet's tags: goes with its parent.
+                live(
+                    "acme-shop-qa-db-couch-Nested-1X2Y",
+                    tags_of("acme", "shop", "qa", "database"),
+                    true,
+                ),
+                // Lookalike names, other riglets.
+                live(
+                    "acme-shop-qa-app-web",
+                    tags_of("acme", "shop-qa", "app", "application"),
+                    false,
+                ),
+            ],
+        );
+        let names: Vec<(&str, bool, bool)> = record
+            .stacks
+            .iter()
+            .map(|s| (s.name(), s.orphan, s.adopted))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("acme-shop-qa-foundation", false, false),
+                ("acme-shop-qa-compute-ecs", false, true),
+                ("acme-shop-qa-db-couch", true, false),
+            ]
+        );
+        assert_eq!(record.foreign.len(), 1);
+        assert_eq!(record.foreign[0].name, "acme-shop-qa-db-aurora");
+        assert_eq!(
+            record.foreign[0]
+                .found
+                .get("rig:project")
+                .map(String::as_str),
+            Some("shop-qa")
+        );
+    }
 }

@@ -35,6 +35,9 @@ pub struct StackState {
     /// SSM-typed parameters (`AWS::SSM::Parameter::Value<...>`): key → the value CloudFormation
     /// resolved at the last deploy (the parameter's value is the SSM parameter's name).
     pub resolved: BTreeMap<String, String>,
+    /// A nested stack (it has a parent): managed through its parent, never on its own. It
+    /// carries its parent's tags.
+    pub nested: bool,
 }
 
 impl StackState {
@@ -372,6 +375,7 @@ fn state_of(s: &aws_sdk_cloudformation::types::Stack) -> Option<StackState> {
             .iter()
             .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
             .collect(),
+        nested: s.parent_id().is_some_and(|p| !p.is_empty()),
         capabilities: s
             .capabilities()
             .iter()

@@ -60,6 +60,7 @@ impl Stacks<'_> {
                         tags: BTreeMap::new(),
                         capabilities: vec![],
                         resolved: BTreeMap::new(),
+                        nested: false,
                     })
                 }
                 // Right after ExecuteChangeSet a new stack may still read REVIEW_IN_PROGRESS.
