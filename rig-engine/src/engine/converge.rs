@@ -235,7 +235,7 @@ mod tests {
     use super::*;
     use crate::cloud::cfn::{Backoff, StackStatus};
     use crate::events::Collect;
-    use rig_core::{Role, StackPlan};
+    use rig_core::Role;
 
     fn ctx() -> Ctx {
         Ctx {
@@ -251,41 +251,18 @@ mod tests {
     }
 
     fn planned() -> PlannedStack {
-        PlannedStack {
-            env: Some("staging".into()),
-            backend: "fargate".into(),
-            suffix: "compute-ecs".into(),
-            template_bucket: "rig-acme-shop-us-east-1-compute-ecs-staging".into(),
-            plan: StackPlan {
-                name: "acme-shop-staging-compute-ecs".into(),
-                role: Role::Compute,
-                template_file: "fargate.yaml".into(),
-                template_body: "Resources: {}".into(),
-                parameters: Default::default(),
-                tags: Default::default(),
-                capabilities: vec![],
-                depends_on: vec![],
-                outputs: vec![],
-                probes: vec![],
-                secrets: vec![],
-                before_delete: Default::default(),
-            },
-        }
+        PlannedStack::for_test(
+            "acme-shop-staging-compute-ecs",
+            Some("staging"),
+            Role::Compute,
+            &[],
+        )
     }
 
     fn live(status: StackStatus) -> StackState {
         StackState {
-            name: "acme-shop-staging-compute-ecs".into(),
-            id: "arn:aws:cloudformation:us-east-1:123456789012:stack/x/1".into(),
-            status,
             reason: Some("The following resource(s) failed to update: [Service].".into()),
-            outputs: vec![],
-            parameters: vec![],
-            termination_protection: false,
-            tags: Default::default(),
-            capabilities: vec![],
-            resolved: Default::default(),
-            nested: false,
+            ..StackState::for_test("acme-shop-staging-compute-ecs", status, Default::default())
         }
     }
 

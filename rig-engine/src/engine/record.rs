@@ -149,7 +149,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use rig_core::names::RigletNames;
-    use rig_core::{Role, StackPlan};
+    use rig_core::Role;
 
     use super::*;
     use crate::cloud::cfn::StackStatus;
@@ -161,41 +161,13 @@ mod tests {
     }
 
     fn planned(name: &str, env: &str, role: Role) -> PlannedStack {
-        PlannedStack {
-            env: Some(env.into()),
-            backend: "b".into(),
-            suffix: "x".into(),
-            template_bucket: "bucket".into(),
-            plan: StackPlan {
-                name: name.into(),
-                role,
-                template_file: "t.yaml".into(),
-                template_body: "Resources: {}".into(),
-                parameters: Default::default(),
-                tags: Default::default(),
-                capabilities: vec![],
-                depends_on: vec![],
-                outputs: vec![],
-                probes: vec![],
-                secrets: vec![],
-                before_delete: Default::default(),
-            },
-        }
+        PlannedStack::for_test(name, Some(env), role, &[])
     }
 
     fn live(name: &str, tags: BTreeMap<String, String>, nested: bool) -> StackState {
         StackState {
-            name: name.into(),
-            id: format!("id-{name}"),
-            status: StackStatus::CreateComplete,
-            reason: None,
-            outputs: vec![],
-            parameters: vec![],
-            termination_protection: false,
-            tags,
-            capabilities: vec![],
-            resolved: Default::default(),
             nested,
+            ..StackState::for_test(name, StackStatus::CreateComplete, tags)
         }
     }
 

@@ -132,29 +132,10 @@ pub(crate) fn critical_paths(stacks: &[PlannedStack]) -> BTreeMap<&str, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rig_core::{Role, StackPlan};
+    use rig_core::Role;
 
     fn stack(name: &str, deps: &[&str]) -> PlannedStack {
-        PlannedStack {
-            env: None,
-            backend: "test".into(),
-            suffix: "x".into(),
-            template_bucket: "b".into(),
-            plan: StackPlan {
-                name: name.into(),
-                role: Role::Compute,
-                template_file: "t.yaml".into(),
-                template_body: "Resources: {}".into(),
-                parameters: Default::default(),
-                tags: Default::default(),
-                capabilities: vec![],
-                depends_on: deps.iter().map(|d| d.to_string()).collect(),
-                outputs: vec![],
-                probes: vec![],
-                secrets: vec![],
-                before_delete: Default::default(),
-            },
-        }
+        PlannedStack::for_test(name, None, Role::Compute, deps)
     }
 
     #[test]

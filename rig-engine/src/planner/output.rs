@@ -26,6 +26,32 @@ pub struct PlannedStack {
 }
 
 impl PlannedStack {
+    /// A minimal stack for unit tests: `name` of `role` in `env`, depending on `deps`, with an
+    /// empty template.
+    #[cfg(test)]
+    pub(crate) fn for_test(name: &str, env: Option<&str>, role: Role, deps: &[&str]) -> Self {
+        PlannedStack {
+            env: env.map(str::to_string),
+            backend: "test".into(),
+            suffix: "x".into(),
+            template_bucket: "bucket".into(),
+            plan: StackPlan {
+                name: name.into(),
+                role,
+                template_file: "t.yaml".into(),
+                template_body: "Resources: {}".into(),
+                parameters: Default::default(),
+                tags: Default::default(),
+                capabilities: vec![],
+                depends_on: deps.iter().map(|d| d.to_string()).collect(),
+                outputs: vec![],
+                probes: vec![],
+                secrets: vec![],
+                before_delete: Default::default(),
+            },
+        }
+    }
+
     /// Who the live stack must belong to.
     pub fn expected(&self, names: &RigletNames) -> Expected {
         Expected::new(names, self.env.as_deref(), self.plan.role.as_str())

@@ -41,6 +41,28 @@ pub struct StackState {
 }
 
 impl StackState {
+    /// A live stack for unit tests: `name` in `status`, with `tags`, nothing else.
+    #[cfg(test)]
+    pub(crate) fn for_test(
+        name: &str,
+        status: StackStatus,
+        tags: BTreeMap<String, String>,
+    ) -> Self {
+        StackState {
+            name: name.into(),
+            id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/1"),
+            status,
+            reason: None,
+            outputs: vec![],
+            parameters: vec![],
+            termination_protection: false,
+            tags,
+            capabilities: vec![],
+            resolved: Default::default(),
+            nested: false,
+        }
+    }
+
     pub fn output(&self, key: &str) -> Option<&str> {
         self.outputs
             .iter()
