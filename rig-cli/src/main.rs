@@ -2,6 +2,8 @@
 //!
 //! Data goes to stdout; progress, stack events and logs go to stderr.
 
+mod app;
+
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -141,6 +143,11 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "rig-out")]
         out: PathBuf,
+    },
+    /// Applications: deploy an image, scale, status, logs, delete.
+    App {
+        #[command(subcommand)]
+        command: app::AppCommand,
     },
     /// Plugins.
     Plugins {
@@ -350,8 +357,9 @@ async fn run(cli: Cli) -> Result<u8> {
             } else {
                 None
             };
+            let plan = engine.settle(&p.plan, None).await?;
             let report = tokio::select! {
-                r = engine.up(&p.plan, prompt) => r?,
+                r = engine.up(&plan, prompt) => r?,
                 _ = tokio::signal::ctrl_c() => {
                     let busy = engine.in_flight();
                     eprintln!("\ninterrupted; stopped waiting.{}", if busy.is_empty() { String::new() } else { format!(" Still changing in AWS: {}.", busy.join(", ")) });
@@ -411,8 +419,8 @@ async fn run(cli: Cli) -> Result<u8> {
                     .teardown_plan(
                         &p.plan,
                         TeardownOptions {
-                            purge_secrets: false,
                             orphans_only: true,
+                            ..Default::default()
                         },
                     )
                     .await?;
@@ -423,7 +431,8 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Plan { select } => {
             let mut p = prepare(&g, &select)?;
             let engine = connect(&g, &mut p).await?;
-            let report = engine.plan(&p.plan).await?;
+            let plan = engine.settle(&p.plan, None).await?;
+            let report = engine.plan(&plan).await?;
             if g.json {
                 print_json(&report)?;
             } else {
@@ -484,7 +493,7 @@ async fn run(cli: Cli) -> Result<u8> {
                     &p.plan,
                     TeardownOptions {
                         purge_secrets,
-                        orphans_only: false,
+                        ..Default::default()
                     },
                 )
                 .await?;
@@ -510,6 +519,9 @@ async fn run(cli: Cli) -> Result<u8> {
                             (_, Some(tags)) =>
                                 format!("EXISTS, NOT THIS RIGLET'S (its tags: {tags})"),
                             (Some(st), None) => st.clone(),
+                            (None, None) if s.role == "application" => {
+                                "NOT DEPLOYED (`rig app deploy` creates it)".to_string()
+                            }
                             (None, None) => "NOT CREATED".to_string(),
                         },
                         if s.termination_protection {
@@ -551,6 +563,7 @@ async fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
+        Command::App { command } => app::run(&g, command).await,
         Command::Protect { select } => protect(&g, &select, true).await,
         Command::Unprotect { select } => protect(&g, &select, false).await,
     }

@@ -1,7 +1,8 @@
 //! Naming conventions and the checks that run before any AWS call.
 //!
 //! Stack names follow the seed: `<owner>-<project>-<env>-foundation`, `...-compute-ecs`,
-//! `...-db-aurora`, `<owner>-<project>-build-<repo>-<branch>`. Buckets follow the seed's
+//! `...-db-aurora`, `<owner>-<project>-build-<repo>-<branch>`,
+//! `<owner>-<project>-<env>-app-<app>[-<branch>]`. Buckets follow the seed's
 //! `rig.<owner>.<project>.<region>.<kind>.<env>` scheme with `-` in place of `.`, because dotted
 //! bucket names break virtual-hosted HTTPS. SSM parameters live under `/<owner>/<project>`.
 
@@ -213,6 +214,14 @@ pub fn safe_branch(branch: &str) -> String {
     out
 }
 
+/// Appends `<sep><branchsafe>` when there is a branch (and it has a letter or digit).
+fn push_branch(s: &mut String, sep: char, branch: Option<&str>) {
+    if let Some(b) = branch.map(safe_branch).filter(|b| !b.is_empty()) {
+        s.push(sep);
+        s.push_str(&b);
+    }
+}
+
 /// The names of one riglet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RigletNames {
@@ -255,16 +264,34 @@ impl RigletNames {
         )
     }
 
-    /// `<owner>-<project>-<env>-app-<repo>-<branch>` (branch made safe).
-    pub fn app_stack(&self, env: &str, repo: &str, branch: &str) -> String {
-        format!(
-            "{}-{}-{}-app-{}-{}",
-            self.owner,
-            self.project,
-            env,
-            repo,
-            safe_branch(branch)
-        )
+    /// `<owner>-<project>-<env>-app-<app>[-<branchsafe>]`, e.g. `acme-shop-staging-app-api`:
+    /// the app's stack, also its log group and task definition family.
+    pub fn app_stack(&self, env: &str, app: &str, branch: Option<&str>) -> String {
+        let mut s = format!("{}-{}-{}-app-{}", self.owner, self.project, env, app);
+        push_branch(&mut s, '-', branch);
+        s
+    }
+
+    /// `<owner>-<env>-<app>[-<branchsafe>]`, e.g. `acme-staging-api`: the first label of the
+    /// app's host name `<label>.<domain>`.
+    pub fn app_host_label(&self, env: &str, app: &str, branch: Option<&str>) -> String {
+        let mut s = format!("{}-{}-{}", self.owner, env, app);
+        push_branch(&mut s, '-', branch);
+        s
+    }
+
+    /// `/<owner>/<project>/env/<env>/app/<app>` (no trailing `/`): the app's SSM parameters
+    /// (its secrets) in one environment; shared by every branch of the app.
+    pub fn app_ssm_namespace(&self, env: &str, app: &str) -> String {
+        format!("{}/app/{}", self.ssm_env_prefix(env), app)
+    }
+
+    /// `/<owner>/<project>/app/<app>/[<branchsafe>/]`: the IAM path of the app's roles.
+    pub fn app_iam_path(&self, app: &str, branch: Option<&str>) -> String {
+        let mut s = format!("/{}/{}/app/{}", self.owner, self.project, app);
+        push_branch(&mut s, '/', branch);
+        s.push('/');
+        s
     }
 
     /// `rig-<owner>-<project>-<region>-<kind>[-<env>]`.
@@ -364,7 +391,7 @@ mod tests {
         assert_eq!(stack, "acme-shop-build-api-feature-x");
         assert!(validate_stack_name(&stack).is_ok());
         assert_eq!(
-            names.app_stack("staging", "api", "release/1.2"),
+            names.app_stack("staging", "api", Some("release/1.2")),
             "acme-shop-staging-app-api-release-1-2"
         );
     }
@@ -387,5 +414,42 @@ mod tests {
         );
         assert_eq!(n.ssm_prefix(), "/acme/shop");
         assert_eq!(n.ssm_env_prefix("staging"), "/acme/shop/env/staging");
+    }
+
+    #[test]
+    fn app_names() {
+        let n = RigletNames::new("acme", "shop", "us-east-1");
+        assert_eq!(
+            n.app_stack("staging", "api", None),
+            "acme-shop-staging-app-api"
+        );
+        assert_eq!(
+            n.app_stack("staging", "api", Some("feature/Login_v2")),
+            "acme-shop-staging-app-api-feature-login-v2"
+        );
+        assert!(validate_stack_name(&n.app_stack("staging", "api", Some("a/b"))).is_ok());
+        assert_eq!(
+            n.app_host_label("production", "api", None),
+            "acme-production-api"
+        );
+        assert_eq!(
+            n.app_host_label("production", "api", Some("feature/x")),
+            "acme-production-api-feature-x"
+        );
+        assert_eq!(
+            n.app_ssm_namespace("staging", "api"),
+            "/acme/shop/env/staging/app/api"
+        );
+        assert!(validate_ssm_path(&n.app_ssm_namespace("staging", "api")).is_ok());
+        assert_eq!(n.app_iam_path("api", None), "/acme/shop/app/api/");
+        assert_eq!(
+            n.app_iam_path("api", Some("feature/X")),
+            "/acme/shop/app/api/feature-x/"
+        );
+        // A branch with nothing safe in it adds nothing (the config refuses such branches).
+        assert_eq!(
+            n.app_stack("staging", "api", Some("//")),
+            "acme-shop-staging-app-api"
+        );
     }
 }

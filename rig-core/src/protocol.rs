@@ -105,6 +105,9 @@ pub enum Role {
     Compute,
     Database,
     Pipeline,
+    /// An application's stack (target group, listener rules, DNS, ECS service). rig plans these
+    /// itself from `[[apps]]`; a plugin declaring this role is refused.
+    Application,
 }
 
 impl Role {
@@ -114,6 +117,7 @@ impl Role {
             Role::Compute => "compute",
             Role::Database => "database",
             Role::Pipeline => "pipeline",
+            Role::Application => "application",
         }
     }
 }

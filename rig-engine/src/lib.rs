@@ -9,6 +9,7 @@ pub mod events;
 pub mod ownership;
 pub mod planner;
 pub mod plugin;
+pub mod priorities;
 pub mod render;
 pub mod secrets;
 pub mod session;

@@ -64,6 +64,21 @@ pub fn declared(body: &str) -> Result<Vec<Declared>, String> {
         .collect())
 }
 
+/// The value of output `key` when the template gives it as a plain string (`Outputs.<key>.Value:
+/// FARGATE`); `None` when the output is missing, computed (`!Ref`, `!GetAtt`, ...) or the template
+/// cannot be read.
+pub fn literal_output(body: &str, key: &str) -> Option<String> {
+    let docs = Yaml::load_from_str(body).ok()?;
+    let value = untagged(docs.first()?)
+        .as_mapping_get("Outputs")?
+        .as_mapping_get(key)?
+        .as_mapping_get("Value")?;
+    match value {
+        Yaml::Tagged(..) => None,
+        v => text(v),
+    }
+}
+
 /// The node under a tag (`!Ref X` → `X`), or the node itself.
 fn untagged<'a, 'i>(node: &'a Yaml<'i>) -> &'a Yaml<'i> {
     match node {
@@ -96,5 +111,14 @@ mod tests {
         assert!(!retained(foundation).contains("AppBucket"));
         let json = r#"{"Resources": {"A": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "RetainExceptOnCreate"}, "B": {"Type": "AWS::S3::Bucket"}}}"#;
         assert_eq!(retained(json), BTreeSet::from(["A".to_string()]));
+    }
+
+    #[test]
+    fn a_literal_output_is_read_and_a_computed_one_is_not() {
+        let t = "Resources: {}\nOutputs:\n  LaunchType:\n    Value: EC2\n  Cluster:\n    Value: !Ref Cluster\n";
+        assert_eq!(literal_output(t, "LaunchType").as_deref(), Some("EC2"));
+        assert_eq!(literal_output(t, "Cluster"), None);
+        assert_eq!(literal_output(t, "Missing"), None);
+        assert_eq!(literal_output("not: [yaml", "LaunchType"), None);
     }
 }

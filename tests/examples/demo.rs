@@ -1,12 +1,24 @@
 //! `cargo xtask demo`: a whole riglet (fargate + aurora-serverless, three environments) up,
-//! status, outputs, plan (no changes) and down against the local AWS emulator.
+//! status, outputs, plan (no changes), an app deployed to staging and production and its
+//! status, then down, against the local AWS emulator.
 
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use rig_tests::apps::{AppApi, GOOD_IMAGE};
 use rig_tests::matrix::{self, certificate_for, config_text, rig_binary};
 use rig_tests::LocalAws;
+
+/// The demo's app: served on `acme-<env>-api.example.com`, and on `api.example.com` in production.
+const DEMO_APP: &str = r#"
+[[apps]]
+name = "api"
+port = 8080
+subdomain = "api"
+environment = { LOG_LEVEL = "info" }
+secrets = ["API_TOKEN"]
+"#;
 
 fn run(cmd: &mut Command) -> Result<()> {
     eprintln!(
@@ -28,9 +40,15 @@ fn main() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("rig.toml");
     let cert = certificate_for(&aws, "example.com")?;
+    // The domain's public zone exists before apps are deployed into it (it is the user's).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let api = rt.block_on(AppApi::new(&aws));
+    let zone = rt.block_on(api.create_public_zone("example.com"))?;
     std::fs::write(
         &config,
-        config_text("demo", &cert, "fargate", "aurora-serverless"),
+        config_text("demo", &cert, "fargate", "aurora-serverless") + DEMO_APP,
     )?;
     eprintln!("demo: rig.toml:\n{}", std::fs::read_to_string(&config)?);
     let rig = |args: &[&str]| {
@@ -41,6 +59,7 @@ fn main() -> Result<()> {
         }
         // No terminal to ask on: the demo's database password comes from the environment.
         c.env("RIG_SECRET_DB_MASTER_PASSWORD", "demo-only-password-1");
+        c.env("RIG_SECRET_API_TOKEN", "demo-only-token-1");
         c
     };
     let t = Instant::now();
@@ -65,7 +84,14 @@ fn main() -> Result<()> {
     run(&mut rig(&["outputs", "--env", "production"]))?;
     run(&mut rig(&["plan"]))
         .context("`rig plan` right after `rig up` must report no changes (exit 0)")?;
+    for env in ["staging", "production"] {
+        run(&mut rig(&[
+            "app", "deploy", "--env", env, "--app", "api", "--image", GOOD_IMAGE,
+        ]))?;
+    }
+    run(&mut rig(&["app", "status"]))?;
     run(&mut rig(&["down", "--yes", "--purge-secrets"]))?;
+    rt.block_on(api.delete_zone(&zone))?;
     eprintln!(
         "\ndemo: finished in {:.1}s; stopping the emulator",
         t.elapsed().as_secs_f64()

@@ -1,5 +1,5 @@
 //! `cargo xtask lint`: `rig render` for every compute × database combination (each with a
-//! pipeline), then cfn-lint over every distinct template; zero errors required.
+//! pipeline and two apps), then cfn-lint over every distinct template; zero errors required.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -35,8 +35,9 @@ fn main() -> Result<()> {
     for c in matrix::all() {
         let config = dir.path().join(format!("{}.toml", c.label()));
         let text = format!(
-            "{}\n[[pipelines]]\nrepository = \"api\"\nbranch = \"feature/x\"\ngithub_owner = \"acme\"\nconnection_arn = \"arn:aws:codeconnections:us-east-1:123456789012:connection/0f0e0d0c\"\n",
-            matrix::config_text("lint", OFFLINE_CERT, c.compute, c.database)
+            "{}{}\n[[pipelines]]\nrepository = \"api\"\nbranch = \"feature/x\"\ngithub_owner = \"acme\"\nconnection_arn = \"arn:aws:codeconnections:us-east-1:123456789012:connection/0f0e0d0c\"\n",
+            matrix::config_text("lint", OFFLINE_CERT, c.compute, c.database),
+            rig_tests::apps::APPS
         );
         std::fs::write(&config, text)?;
         let out = dir.path().join(c.label());

@@ -4,6 +4,7 @@
 //! (`tests/support/moto/rig_moto.py`, see the README there) on a free loopback port, for tests and
 //! the demo to point the AWS SDK at through [`LocalAws::env`]. [`matrix`] is the end-to-end matrix.
 
+pub mod apps;
 pub mod latency;
 pub mod matrix;
 

@@ -14,9 +14,10 @@ pub const COMPUTES: [&str; 2] = ["ecs-ec2", "fargate"];
 pub const DATABASES: [&str; 4] = ["none", "aurora-provisioned", "aurora-serverless", "couchdb"];
 
 /// Secrets the backends need, given to `rig` through the environment.
-pub const SECRET_ENV: [(&str, &str); 2] = [
+pub const SECRET_ENV: [(&str, &str); 3] = [
     ("RIG_SECRET_DB_MASTER_PASSWORD", "matrix-password-1"),
     ("RIG_SECRET_COUCHDB_ADMIN_PASSWORD", "matrix-couch-admin-1"),
+    crate::apps::APP_SECRET_ENV,
 ];
 
 /// One compute × database pair.
@@ -263,7 +264,13 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
     let api = rt.block_on(Api::new(aws));
     // The HTTPS listener needs a certificate that exists in the account.
     let cert = rt.block_on(api.request_certificate("example.com"))?;
-    std::fs::write(&config, config_text(project, &cert, c.compute, c.database))?;
+    // The domain's public zone is the user's: it exists before rig deploys apps into it.
+    let apps = rt.block_on(crate::apps::AppApi::new(aws));
+    let zone = rt.block_on(apps.create_public_zone("example.com"))?;
+    std::fs::write(
+        &config,
+        config_text(project, &cert, c.compute, c.database) + crate::apps::APPS,
+    )?;
     let rig = Rig {
         bin: rig_bin,
         config,
@@ -293,6 +300,15 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
     rt.block_on(api.verify_riglet(project, c))?;
     let status: serde_json::Value = serde_json::from_str(&rig.ok(&["status", "--json"])?)?;
     for s in status.as_array().into_iter().flatten() {
+        if s["role"] == "application" {
+            // Apps are deployed by `rig app deploy`, later (crate::apps).
+            ensure!(
+                s["status"].is_null(),
+                "rig status: {} exists before any deploy",
+                s["name"]
+            );
+            continue;
+        }
         ensure!(
             s["status"] == "CREATE_COMPLETE",
             "rig status: {} is {}",
@@ -365,7 +381,10 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
     );
     rig.ok(&["unprotect"])?;
 
-    // 6. down, then nothing of the riglet remains but what its templates retain on purpose
+    // 6. applications
+    crate::apps::run(&rig, aws, c, &zone).context("applications")?;
+
+    // 7. down, then nothing of the riglet remains but what its templates retain on purpose
     //    (CouchDB's backups: DeletionPolicy Retain), which down reports as kept.
     let down = rig.output(&["down", "--yes", "--purge-secrets"])?;
     let err = String::from_utf8_lossy(&down.stderr);
@@ -374,7 +393,24 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
         rt.block_on(api.remove_retained_backups(project, &err))?;
     }
     rt.block_on(api.verify_gone(project))?;
+    rt.block_on(apps.delete_zone(&zone))?;
     Ok(())
+}
+
+/// The SDK configuration for the emulator, with its dummy credentials.
+pub async fn sdk_config(aws: &LocalAws) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(aws.endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "rig-tests",
+        ))
+        .load()
+        .await
 }
 
 /// Service clients for verification.
@@ -394,18 +430,7 @@ const ENVS: [(&str, u8); 3] = [("integration", 1), ("staging", 2), ("production"
 
 impl Api {
     pub async fn new(aws: &LocalAws) -> Api {
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(aws.endpoint())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "rig-tests",
-            ))
-            .load()
-            .await;
+        let conf = sdk_config(aws).await;
         Api {
             acm: aws_sdk_acm::Client::new(&conf),
             cfn: aws_sdk_cloudformation::Client::new(&conf),

@@ -47,6 +47,7 @@ pub const OUTPUTS: &[&str] = &[
     "AppSecurityGroup",
     "AutoScalingGroupName",
     "CapacityProviderName",
+    "LaunchType",
 ];
 
 /// The settings this backend knows.

@@ -29,7 +29,7 @@ pub const TEMPLATE_FILE: &str = "fargate.yaml";
 /// The CloudFormation template, embedded at build time.
 pub const TEMPLATE: &str = include_str!("../../../templates/fargate.yaml");
 /// Output keys the stack promises (templates/README.md).
-pub const OUTPUTS: &[&str] = &["ClusterName", "AppSecurityGroup"];
+pub const OUTPUTS: &[&str] = &["ClusterName", "AppSecurityGroup", "LaunchType"];
 
 /// The settings this backend knows.
 pub const KEYS: &[Key] = &[Key {
@@ -170,7 +170,10 @@ mod tests {
             p.depends_on,
             vec!["acme-shop-production-foundation".to_string()]
         );
-        assert_eq!(p.outputs, vec!["ClusterName", "AppSecurityGroup"]);
+        assert_eq!(
+            p.outputs,
+            vec!["ClusterName", "AppSecurityGroup", "LaunchType"]
+        );
         assert_eq!(
             p.probes,
             vec![HealthProbe::EcsCluster {

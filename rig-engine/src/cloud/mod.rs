@@ -1,10 +1,12 @@
 //! The only module that calls AWS: SDK clients built once per run from one `SdkConfig`, and the
 //! operations rig needs on them (`cfn`: stacks and change sets; `store`: buckets, templates, SSM
-//! parameters and ECR repositories).
+//! parameters and ECR repositories; `apps`: what a running application looks like in ECS, ELB,
+//! CloudWatch Logs and Route 53).
 //!
 //! Every command honours `--profile`, `--region` and `--endpoint-url` (or `AWS_ENDPOINT_URL`).
 //! With an endpoint override S3 uses path-style addressing, which local emulators need.
 
+pub mod apps;
 pub mod cfn;
 mod probes;
 pub mod store;
@@ -42,6 +44,9 @@ pub struct Clients {
     pub ecr: aws_sdk_ecr::Client,
     pub rds: aws_sdk_rds::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub route53: aws_sdk_route53::Client,
     pub region: String,
     pub endpoint_url: Option<String>,
     pub calls: CallCounter,
@@ -125,6 +130,9 @@ impl Clients {
             ecr: client!(aws_sdk_ecr),
             rds: client!(aws_sdk_rds),
             ec2: client!(aws_sdk_ec2),
+            elb: client!(aws_sdk_elasticloadbalancingv2),
+            logs: client!(aws_sdk_cloudwatchlogs),
+            route53: client!(aws_sdk_route53),
             region,
             endpoint_url: endpoint,
             calls,

@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use rig_core::Settings;
 use serde::Deserialize;
 
-use super::{ConfigError, PipelineToml};
+use super::{AppToml, ConfigError, PipelineToml};
 
 /// The file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -31,6 +31,9 @@ pub struct RigToml {
     /// E-mail subscribed to the operations topic (optional).
     #[serde(default)]
     pub email: Option<String>,
+    /// Route 53 public hosted zone of `domain` (optional; looked up by name otherwise).
+    #[serde(default)]
+    pub hosted_zone_id: Option<String>,
     /// Environments in deployment order. Default: integration, staging, production.
     #[serde(default)]
     pub environments: Option<IndexMap<String, EnvToml>>,
@@ -42,6 +45,9 @@ pub struct RigToml {
     /// Where to find plugins, besides the standard places.
     #[serde(default)]
     pub plugins: PluginsToml,
+    /// Applications (`[[apps]]`), deployed to every environment.
+    #[serde(default)]
+    pub apps: Vec<AppToml>,
     /// Per-repository deployment pipelines (`[[pipelines]]`).
     #[serde(default)]
     pub pipelines: Vec<PipelineToml>,

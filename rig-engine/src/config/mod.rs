@@ -6,9 +6,14 @@
 //!
 //! By concern: `file` (the file's serde types, reading and parsing), `info` (region, domain,
 //! certificate, key pair, e-mail), `environments` and `cidr` (networks, defaults, `--env`),
-//! `backends` (backend choice and per-environment settings), `pipelines`, and `names` (the
-//! up-front name checks). [`resolve`] calls each in turn and collects their problems.
+//! `backends` (backend choice and per-environment settings), `apps`, `app_values` and
+//! `app_limits` (the applications, their per-environment and container values, and the AWS
+//! limits they are checked against), `pipelines`, and `names` (the up-front name checks).
+//! [`resolve`] calls each in turn and collects their problems.
 
+mod app_limits;
+mod app_values;
+mod apps;
 mod backends;
 mod cidr;
 mod environments;
@@ -22,6 +27,9 @@ use std::path::{Path, PathBuf};
 use rig_core::names::RigletNames;
 use rig_core::{EnvironmentSpec, RigletInfo};
 
+pub use app_limits::{check_task_size, fargate_memory, LOG_RETENTION_DAYS, MAX_GRACE_PERIOD};
+pub use app_values::RESERVED_ENVIRONMENT;
+pub use apps::{AppSpec, AppToml, AutoScaling, AutoScalingToml, MAX_TASKS};
 pub use backends::BackendChoice;
 pub use cidr::Cidr;
 pub use environments::DEFAULT_ENVIRONMENTS;
@@ -67,6 +75,11 @@ pub struct Riglet {
     pub database: Option<BackendChoice>,
     /// Explicit plugin files (absolute).
     pub plugin_paths: Vec<PathBuf>,
+    /// Applications; kept when `--env` selects part of the riglet (they are per environment).
+    pub apps: Vec<AppSpec>,
+    /// The Route 53 public hosted zone of the domain, when the file gives it (without the
+    /// `/hostedzone/` prefix); otherwise looked up by the domain's name.
+    pub hosted_zone_id: Option<String>,
     /// Pipelines; empty when `--env` selects part of the riglet (pipelines span environments).
     pub pipelines: Vec<PipelineSpec>,
     /// No `--env` narrowed it: the whole riglet (every environment and the pipelines).
@@ -112,8 +125,16 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
     let (compute, database) = backends::resolve(&t, ov, &env_tables, &mut problems);
     let dir = file::project_dir(path);
     let plugin_paths = file::plugin_paths(&t.plugins, &dir);
-    let pipelines = pipelines::resolve(&t.pipelines, &env_tables, ov, &mut problems);
+    let hosted_zone_id = app_limits::hosted_zone_id(t.hosted_zone_id.as_deref(), &mut problems);
+    let apps = apps::resolve(&t.apps, &env_tables, &compute.id, &mut problems);
+    let pipelines = pipelines::resolve(&t.pipelines, &env_tables, &apps, ov, &mut problems);
     let names = RigletNames::new(&t.owner, &t.project, &checked.region);
+    if rig_core::names::validate_segment("owner", &t.owner).is_ok()
+        && rig_core::names::validate_segment("project", &t.project).is_ok()
+    {
+        // Reported with the apps' other problems: they need only owner and project to be valid.
+        app_limits::check_app_names(&names, &t.domain, &envs, &apps, &mut problems);
+    }
     if problems.is_empty() {
         names::check_riglet_names(&names, &envs, &mut problems);
     }
@@ -141,6 +162,8 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
         compute,
         database,
         plugin_paths,
+        apps,
+        hosted_zone_id,
         pipelines,
         whole: ov.environments.is_empty(),
         project_dir: dir,
@@ -148,5 +171,7 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
     })
 }
 
+#[cfg(test)]
+mod apps_tests;
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use rig_core::Settings;
 use serde::Deserialize;
 
 use super::file::toml_to_settings;
-use super::{EnvToml, Overrides};
+use super::{AppSpec, EnvToml, Overrides};
 
 /// `[[pipelines]]`: one repository and branch, plus the pipeline backend's settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -17,6 +17,9 @@ pub struct PipelineToml {
     /// Branch to build (default `main`); `/` is made safe in names.
     #[serde(default)]
     pub branch: Option<String>,
+    /// The `[[apps]]` entry the pipeline deploys (default: the app named like the repository).
+    #[serde(default)]
+    pub app: Option<String>,
     /// The pipeline backend's settings (`github_owner`, `connection_arn`, ...).
     #[serde(flatten)]
     pub settings: toml::Table,
@@ -27,13 +30,49 @@ pub struct PipelineToml {
 pub struct PipelineSpec {
     pub repository: String,
     pub branch: String,
+    /// The name of the app it deploys, if any.
+    pub app: Option<String>,
     pub settings: Settings,
+}
+
+/// The app a pipeline deploys: the one it names (which must exist), else the app named like
+/// the repository, else none.
+fn app_of(
+    key: &str,
+    p: &PipelineToml,
+    apps: &[AppSpec],
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    let Some(name) = &p.app else {
+        return apps
+            .iter()
+            .find(|a| a.name == p.repository)
+            .map(|a| a.name.clone());
+    };
+    if !apps.iter().any(|a| a.name == *name) {
+        let mut known: Vec<&str> = Vec::new();
+        for a in apps {
+            if !known.contains(&a.name.as_str()) {
+                known.push(&a.name);
+            }
+        }
+        problems.push(if known.is_empty() {
+            format!("`{key}.app`: no app named `{name}`; the config has no `[[apps]]`: add one named `{name}` or remove `app`")
+        } else {
+            format!(
+                "`{key}.app`: no app named `{name}`; the config has: {}; use one of them or add an `[[apps]]` entry named `{name}`",
+                known.join(", ")
+            )
+        });
+    }
+    Some(name.clone())
 }
 
 /// The pipelines, checked; none when `--env` selects part of the riglet.
 pub(super) fn resolve(
     written: &[PipelineToml],
     env_tables: &IndexMap<String, EnvToml>,
+    apps: &[AppSpec],
     ov: &Overrides,
     problems: &mut Vec<String>,
 ) -> Vec<PipelineSpec> {
@@ -56,6 +95,7 @@ pub(super) fn resolve(
         pipelines.push(PipelineSpec {
             repository: p.repository.clone(),
             branch,
+            app: app_of(&key, p, apps, problems),
             settings: toml_to_settings(&p.settings),
         });
     }

@@ -244,6 +244,10 @@ fn the_example_config_is_valid() {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rig.example.toml");
     let r = load(&p, &Overrides::default()).unwrap();
     assert_eq!(r.environments.len(), 3);
+    let keys: Vec<String> = r.apps.iter().map(AppSpec::key).collect();
+    assert_eq!(keys, ["api", "worker"]);
+    assert_eq!(r.apps[0].desired_count["production"], 3);
+    assert!(r.apps[0].autoscaling.is_some());
 }
 
 #[test]
@@ -279,6 +283,43 @@ fn pipelines_are_read_and_checked() {
     let msg = problems(&only_qa, &Overrides::default());
     assert!(
         msg.contains("pipelines deploy to integration, staging and production"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_pipeline_deploys_the_app_it_names_or_the_one_named_like_its_repository() {
+    let api = "\n[[apps]]\nname = \"api\"\nport = 8080\n";
+    let pipeline = |repo: &str, app: &str| {
+        format!("\n[[pipelines]]\nrepository = \"{repo}\"\n{app}github_owner = \"acme\"\n")
+    };
+    let ov = Overrides::default();
+    let r = load_str(&format!("{GOOD}{api}{}", pipeline("api", "")), &ov).unwrap();
+    assert_eq!(r.pipelines[0].app.as_deref(), Some("api"));
+    assert!(r.pipelines[0].settings.get("app").is_none());
+    let text = format!("{GOOD}{api}{}", pipeline("backend", "app = \"api\"\n"));
+    assert_eq!(
+        load_str(&text, &ov).unwrap().pipelines[0].app.as_deref(),
+        Some("api")
+    );
+    let text = format!("{GOOD}{api}{}", pipeline("web", ""));
+    assert_eq!(load_str(&text, &ov).unwrap().pipelines[0].app, None);
+    let msg = problems(
+        &format!("{GOOD}{api}{}", pipeline("web", "app = \"web\"\n")),
+        &ov,
+    );
+    assert!(
+        msg.contains(
+            "`pipelines[0].app`: no app named `web`; the config has: api; use one of them"
+        ),
+        "{msg}"
+    );
+    let msg = problems(
+        &format!("{GOOD}{}", pipeline("web", "app = \"web\"\n")),
+        &ov,
+    );
+    assert!(
+        msg.contains("the config has no `[[apps]]`: add one named `web` or remove `app`"),
         "{msg}"
     );
 }

@@ -6,11 +6,13 @@
 //! set; a stack left in progress by an interrupted run is waited for; a failed create is
 //! replaced only with consent. Every command starts from the riglet's [`record::Record`].
 
+pub mod apps;
 mod converge;
 pub mod down;
 mod preview;
 pub mod record;
 pub mod reports;
+pub mod rollout;
 mod schedule;
 mod status;
 pub(crate) mod up;
@@ -63,6 +65,8 @@ pub enum EngineError {
     Secret(#[from] SecretError),
     #[error(transparent)]
     Stack(#[from] StackError),
+    #[error(transparent)]
+    App(#[from] apps::AppError),
     #[error("refusing to delete: termination protection is on for {}\n  hint: run `rig unprotect` first", .0.join(", "))]
     Protected(Vec<String>),
     #[error("refusing to act: {} resource(s) with the names this riglet uses are not this riglet's, and nothing was changed:\n{}\n  hint: rig only changes or deletes what carries this riglet's tags; give this riglet another owner or project, or remove or rename the other resource", .0.len(), .0.iter().map(|n| format!("  - {n}")).collect::<Vec<_>>().join("\n"))]

@@ -86,7 +86,8 @@ impl Record {
                 env: p.env.clone(),
                 role: p.plan.role.as_str().to_string(),
                 backend: Some(p.backend.clone()),
-                template_bucket: Some(p.template_bucket.clone()),
+                // An app stack's template lives in its foundation's bucket, not one of rig's.
+                template_bucket: p.app.is_none().then(|| p.template_bucket.clone()),
                 orphan: false,
                 adopted,
                 state,
@@ -184,6 +185,7 @@ mod tests {
     fn live_stacks_are_sorted_by_exact_names_and_exact_tags() {
         let plan = RigletPlan {
             names: names(),
+            domain: "example.com".into(),
             stacks: vec![
                 planned("acme-shop-qa-foundation", "qa", Role::Foundation),
                 planned("acme-shop-qa-compute-ecs", "qa", Role::Compute),

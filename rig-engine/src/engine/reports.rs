@@ -152,6 +152,8 @@ pub struct ProbeResult {
 pub struct StackStatusReport {
     pub name: String,
     pub env: Option<String>,
+    /// `foundation`, `compute`, `database`, `pipeline` or `application`.
+    pub role: String,
     /// `None`: the stack does not exist.
     pub status: Option<String>,
     pub termination_protection: bool,

@@ -41,6 +41,7 @@ impl Engine {
             out.push(StackStatusReport {
                 name: s.plan.name.clone(),
                 env: s.env.clone(),
+                role: s.plan.role.as_str().to_string(),
                 status: state.map(|x| x.status.to_string()),
                 termination_protection: state.is_some_and(|x| x.termination_protection),
                 orphan: false,
@@ -56,6 +57,7 @@ impl Engine {
             out.push(StackStatusReport {
                 name: o.name().to_string(),
                 env: o.env.clone(),
+                role: o.role.clone(),
                 status: Some(o.state.status.to_string()),
                 termination_protection: o.state.termination_protection,
                 orphan: true,

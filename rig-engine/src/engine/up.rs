@@ -83,26 +83,7 @@ impl Engine {
             work,
             buckets,
         } = self.survey(plan, true).await?;
-        // Every missing secret is obtained (from RIG_SECRET_* or the prompt) before anything is
-        // stored or created, so one that cannot be had changes nothing.
-        let mut values = Vec::new();
-        for s in &plan.secrets {
-            if !store.values.contains_key(&s.requirement.ssm_path) {
-                values.push((s, secrets::obtain(&s.requirement, prompt)?));
-            }
-        }
-        for (s, value) in values {
-            let path = &s.requirement.ssm_path;
-            let tags = s.expected(&plan.names).tags();
-            self.clients
-                .put_parameter(path, &value, true, false, &tags)
-                .await?;
-            self.events.note(format!(
-                "stored secret {} as SecureString at {path}",
-                s.requirement.name
-            ));
-            report.secrets_stored.push(path.clone());
-        }
+        report.secrets_stored = self.store_secrets(plan, &store.values, prompt).await?;
         let owner = plan.parameter_owner().tags();
         for (name, value) in &plan.parameters {
             let current = store.values.get(name);
@@ -135,10 +116,41 @@ impl Engine {
         Ok(report)
     }
 
+    /// Stores every secret of the plan that `known` (the values read) lacks, as a tagged
+    /// SecureString; returns their paths. Every missing value is obtained (from `RIG_SECRET_*` or
+    /// the prompt) before anything is stored, so one that cannot be had changes nothing.
+    pub(crate) async fn store_secrets(
+        &self,
+        plan: &RigletPlan,
+        known: &BTreeMap<String, String>,
+        prompt: Option<&dyn Prompt>,
+    ) -> Result<Vec<String>, EngineError> {
+        let mut values = Vec::new();
+        for s in &plan.secrets {
+            if !known.contains_key(&s.requirement.ssm_path) {
+                values.push((s, secrets::obtain(&s.requirement, prompt)?));
+            }
+        }
+        let mut stored = Vec::new();
+        for (s, value) in values {
+            let path = &s.requirement.ssm_path;
+            let tags = s.expected(&plan.names).tags();
+            self.clients
+                .put_parameter(path, &value, true, false, &tags)
+                .await?;
+            self.events.note(format!(
+                "stored secret {} as SecureString at {path}",
+                s.requirement.name
+            ));
+            stored.push(path.clone());
+        }
+        Ok(stored)
+    }
+
     /// Reads the plan's parameters and secrets (values, and ownership tags where they exist)
     /// and the values behind the stacks' SSM-typed parameters. Refusals go to `refused`,
     /// adoptions to `notes`.
-    async fn survey_store(
+    pub(crate) async fn survey_store(
         &self,
         plan: &RigletPlan,
         record: &Record,

@@ -7,6 +7,7 @@
 //! table its errors name), so one loop plans, checks and records every unit alike (`checks`);
 //! `output` holds what planning produces.
 
+pub mod apps;
 mod checks;
 mod output;
 mod units;
@@ -102,11 +103,15 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
         buckets.insert(bucket.name.clone(), bucket);
     }
 
+    let apps = apps::app_stacks(riglet, &stacks)?;
+    stacks.extend(apps);
+
     // A problem of the whole graph is put on the compute backend, which every riglet has.
     let compute = backends.compute.manifest();
     let secrets = checks::stacks(&stacks, (Role::Compute, &compute.id))?;
     Ok(RigletPlan {
         names: names.clone(),
+        domain: riglet.info.domain.clone(),
         stacks,
         buckets: buckets.into_values().collect(),
         parameters: output::parameters(riglet)?,
@@ -129,6 +134,7 @@ fn record(
         backend: unit.manifest.id.clone(),
         suffix: unit.manifest.stack_suffix.clone(),
         template_bucket: bucket.name.clone(),
+        app: None,
         plan,
     };
     let mut tags = stack.expected(names).tags();

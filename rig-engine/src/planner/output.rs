@@ -19,8 +19,11 @@ pub struct PlannedStack {
     pub backend: String,
     /// Stack-kind suffix (`foundation`, `compute-ecs`, `db-aurora`, ...).
     pub suffix: String,
-    /// The bucket its template is uploaded to.
+    /// The bucket its template is uploaded to (for an app stack, its environment's app bucket,
+    /// which the foundation stack owns).
     pub template_bucket: String,
+    /// For an application's stack, what the engine settles against what is live.
+    pub app: Option<super::apps::AppSlot>,
     /// Its plan; `plan.tags` carry the ownership tags (see [`crate::ownership`]).
     pub plan: StackPlan,
 }
@@ -35,6 +38,7 @@ impl PlannedStack {
             backend: "test".into(),
             suffix: "x".into(),
             template_bucket: "bucket".into(),
+            app: None,
             plan: StackPlan {
                 name: name.into(),
                 role,
@@ -91,6 +95,8 @@ impl PlannedSecret {
 #[derive(Debug, Clone)]
 pub struct RigletPlan {
     pub names: RigletNames,
+    /// The public domain the applications are served under.
+    pub domain: String,
     pub stacks: Vec<PlannedStack>,
     /// Buckets rig creates before any stack (template buckets).
     pub buckets: Vec<PlannedBucket>,

@@ -264,6 +264,12 @@ fn check_manifest(m: &Manifest) -> Result<(), String> {
             m.id, m.version
         )
     })?;
+    if m.role == rig_core::Role::Application {
+        return Err(format!(
+            "plugin `{}` declares the role `application`, which rig fills itself from [[apps]]; a plugin is a foundation, compute, database or pipeline backend",
+            m.id
+        ));
+    }
     Ok(())
 }
 
@@ -312,6 +318,11 @@ mod tests {
         m.stack_suffix = "db/x".into();
         assert!(check_manifest(&m).unwrap_err().contains("stack suffix"));
         m.stack_suffix = "db".into();
+        let mut app = m.clone();
+        app.role = rig_core::Role::Application;
+        assert!(check_manifest(&app)
+            .unwrap_err()
+            .contains("rig fills itself"));
         m.version = "one".into();
         assert!(check_manifest(&m).unwrap_err().contains("semver"));
     }

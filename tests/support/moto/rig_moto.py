@@ -8,6 +8,7 @@ foreground and prints one line "rig-moto ready on http://HOST:PORT" once the soc
 import argparse
 import importlib.metadata
 import json
+import math
 import os
 import re
 import secrets
@@ -15,7 +16,9 @@ import signal
 import string
 import sys
 import threading
+import time
 import uuid
+from types import SimpleNamespace
 
 MOTO_VERSION = "5.2.5"
 
@@ -628,7 +631,82 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
         for lid in old:
             if lid not in new:
                 changes.append(change("Remove", lid, old[lid]["Type"], resource=current(lid)))
+        propagate_replacements(changes, new, current)
         return changes, new_map
+
+    def propagate_replacements(changes, new, current):
+        """A replaced resource gets a new physical id (and maybe new attributes), so what refers to it
+        changes too (15): each such resource gets a Modify with one Details entry per property that
+        refers to it, `ChangeSource` `ResourceReference` (Ref, `${X}`: Static) or `ResourceAttribute`
+        (GetAtt: Dynamic), `CausingEntity` the replaced resource. A Ref reaching a replacement property
+        replaces that resource too, and so on."""
+        by_id = {c.logical_resource_id: c for c in changes}
+        replaced = [c.logical_resource_id for c in changes if c.action == "Modify" and c.replacement == "True"]
+        while replaced:
+            cause = replaced.pop(0)
+            for lid, res in new.items():
+                c = by_id.get(lid)
+                if lid == cause or (c is not None and c.action != "Modify"):
+                    continue
+                found = {name: how for name, value in sorted(res["Properties"].items())
+                         if (how := reference_kind(value, cause))}
+                if not found:
+                    continue
+                if c is None:
+                    c = by_id[lid] = change("Modify", lid, res["Type"], res, res, current(lid))
+                    changes.append(c)
+                recreate = replaced_props(res["Type"])
+                for name, how in found.items():
+                    static = how == "Ref"
+                    c.details.append({
+                        "Target": {"Attribute": "Properties", "Name": name,
+                                   "RequiresRecreation": ("Always" if static else "Conditionally")
+                                   if name in recreate else "Never"},
+                        "Evaluation": "Static" if static else "Dynamic",
+                        "ChangeSource": "ResourceReference" if static else "ResourceAttribute",
+                        "CausingEntity": cause if static else f"{cause}.{how}",
+                    })
+                if "Properties" not in c.scope:
+                    c.scope.insert(0, "Properties")
+                if c.replacement != "True" and any(n in recreate for n in found):
+                    c.replacement = "True" if any(found[n] == "Ref" for n in found if n in recreate) else "Conditional"
+                    if c.replacement == "True":
+                        replaced.append(lid)
+
+    def reference_kind(node, target):
+        """How `node` refers to resource `target`: "Ref" (Ref or ${target} in Fn::Sub), the attribute
+        name of a Fn::GetAtt (or ${target.Attr}), or None."""
+        if isinstance(node, list):
+            return next((k for k in (reference_kind(v, target) for v in node) if k), None)
+        if not isinstance(node, dict):
+            return None
+        if node.get("Ref") == target:
+            return "Ref"
+        att = node.get("Fn::GetAtt")
+        if isinstance(att, list) and att and att[0] == target:
+            return att[1] if len(att) > 1 else "Ref"
+        sub = node.get("Fn::Sub")
+        if sub is not None:
+            text = sub if isinstance(sub, str) else sub[0]
+            for m in re.findall(r"\$\{([^!}][^}]*)\}", text):
+                head, _, attr = m.partition(".")
+                if head == target:
+                    return attr or "Ref"
+        return next((k for k in (reference_kind(v, target) for v in node.values()) if k), None)
+
+    def dependency_order(resources):
+        """Logical ids of `resources` (a template's Resources), each after those it refers to."""
+        after = {}
+        for lid, res in resources.items():
+            depends = res.get("DependsOn") or []
+            after[lid] = (references(res) | ({depends} if isinstance(depends, str) else set(depends))) & set(resources)
+        order = []
+        while after:
+            ready = [lid for lid, deps in after.items() if not deps - set(order)] or [next(iter(after))]
+            for lid in ready:
+                order.append(lid)
+                del after[lid]
+        return order
 
     def change(action, lid, rtype, old=None, new=None, resource=None):
         c = cfm.Change(action=action, logical_resource_id=lid, resource_type=rtype)
@@ -681,6 +759,8 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
         by_action = {"Add": [], "Modify": [], "Remove": []}
         for c in changes:
             by_action[c.action].append(c.logical_resource_id)
+        order = dependency_order(other_template.get("Resources") or {})  # e.g. a task definition, then its service
+        by_action["Modify"].sort(key=lambda lid: order.index(lid) if lid in order else len(order))
         return by_action
 
     cfp.ResourceMap.build_resource_diff = build_resource_diff
@@ -1319,6 +1399,1010 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     deleters["AWS::ECR::Repository"] = lambda res, a, r: ecr_backends[a][r].delete_repository(
         res.name, force=getattr(res, "rig_empty_on_delete", False)
     )
+
+    # -----------------------------------------------------------------------------------------
+    # 15-22. What an application stack needs (below, outside this function)
+    # -----------------------------------------------------------------------------------------
+
+    apply_app_extensions(SimpleNamespace(
+        register=register, RigModel=RigModel, deleters=deleters, replace_props=replace_props,
+        untagged_types=untagged_types, extra_attrs=extra_attrs,
+    ))
+
+
+# =============================================================================================
+# 15-22. What an application stack needs (templates/app.yaml, see README): ECS services that
+# deploy, fail and roll back the way ECS does, their tasks, targets and log lines, Application
+# Auto Scaling, and fixes to the other types an app stack uses. apply_extensions() calls
+# apply_app_extensions() last.
+# =============================================================================================
+
+CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
+CRASH_EXIT_REASON = "exit status 1 (crash image)"
+CRASH_LOG_LINE = "ERROR crash image: exiting with status 1"
+_task_ips = threading.local()  # set while rig launches a task: its ENI takes an address of its subnet
+
+
+def image_crashes(image):
+    """Whether a container image is one of the test images that crash (18): its tag (after the last
+    ':' of the last path segment) starts with `crash`, e.g. `nginx:crash-1`."""
+    last = (image or "").rsplit("/", 1)[-1]
+    return ":" in last and last.rsplit(":", 1)[1].startswith("crash")
+
+
+def _now():
+    from moto.core.utils import utcnow
+
+    return utcnow()
+
+
+def _int(value, default=None):
+    return default if value in (None, "") else int(value)
+
+
+def deployment_configuration(raw):
+    """A service's DeploymentConfiguration (CloudFormation's PascalCase) as ECS returns it, with ECS's
+    defaults (200 / 100, circuit breaker off)."""
+    conf = _camel(raw or {})
+    breaker = conf.get("deploymentCircuitBreaker") or {}
+    out = {
+        "maximumPercent": _int(conf.get("maximumPercent"), 200),
+        "minimumHealthyPercent": _int(conf.get("minimumHealthyPercent"), 100),
+        "deploymentCircuitBreaker": {"enable": _bool(breaker.get("enable")),
+                                     "rollback": _bool(breaker.get("rollback"))},
+    }
+    threshold = breaker.get("thresholdConfiguration")
+    if threshold:
+        out["deploymentCircuitBreaker"]["thresholdConfiguration"] = {
+            "type": threshold.get("type", "BOUNDED_PERCENT"), "value": _int(threshold.get("value"), 50)}
+    if "resetOnHealthyTask" in breaker:
+        out["deploymentCircuitBreaker"]["resetOnHealthyTask"] = _bool(breaker["resetOnHealthyTask"])
+    for key in ("alarms", "strategy", "bakeTimeInMinutes"):
+        if key in conf:
+            out[key] = conf[key]
+    return out
+
+
+def failure_threshold(service):
+    """How many failed task launches fail a deployment: ThresholdConfiguration `COUNT` -> its value;
+    `BOUNDED_PERCENT` (ECS's default, value 50) -> value % of the desired count within 3..200;
+    `UNBOUNDED_PERCENT` -> value % of the desired count."""
+    breaker = service.deployment_configuration["deploymentCircuitBreaker"]
+    conf = breaker.get("thresholdConfiguration") or {"type": "BOUNDED_PERCENT", "value": 50}
+    if conf["type"] == "COUNT":
+        return max(1, conf["value"])
+    count = math.ceil(service.desired_count * conf["value"] / 100)
+    return max(1, count) if conf["type"] == "UNBOUNDED_PERCENT" else min(200, max(3, count))
+
+
+class Deployment:
+    """One deployment of a service, as DescribeServices lists it, and the tasks it started."""
+
+    def __init__(self, service, task_definition, crash):
+        self.id = f"ecs-svc/{secrets.randbelow(9 * 10**18) + 10**18}"
+        self.status, self.task_definition, self.crash = "PRIMARY", task_definition, crash
+        self.desired, self.running, self.pending, self.failed = service.desired_count, 0, service.desired_count, 0
+        self.state, self.reason = "IN_PROGRESS", f"ECS deployment {self.id} in progress."
+        self.created_at = self.updated_at = _now()
+        self.tasks = []
+        self.shown = False  # its current (unsettled) state was returned once by DescribeServices
+        self.drop = False  # leaves the list at the next DescribeServices (a failed deployment, shown once)
+
+    def unsettled(self):
+        """Still to change at a later DescribeServices: in progress, or tasks still pending."""
+        return self.state == "IN_PROGRESS" or self.pending > 0
+
+    def api(self, service):
+        """The deployment in DescribeServices' shape."""
+        launch_type = service.launch_type
+        return {
+            "id": self.id, "status": self.status, "taskDefinition": self.task_definition,
+            "desiredCount": self.desired, "pendingCount": self.pending, "runningCount": self.running,
+            "failedTasks": self.failed, "createdAt": self.created_at, "updatedAt": self.updated_at,
+            "launchType": launch_type, "capacityProviderStrategy": service.capacity_provider_strategy or None,
+            "platformVersion": service.platform_version,
+            "platformFamily": "Linux" if launch_type == "FARGATE" else None,
+            "networkConfiguration": service.network_configuration or None,
+            "rolloutState": self.state, "rolloutStateReason": self.reason,
+        }
+
+
+def locked(method):
+    """One rollout change at a time (the server is threaded: a stack update may run during a poll)."""
+    def call(*args, **kwargs):
+        with _rollouts_lock:
+            return method(*args, **kwargs)
+
+    call.__doc__, call.__name__ = method.__doc__, method.__name__
+    return call
+
+
+_rollouts_lock = threading.RLock()
+
+
+class ServiceRollout:
+    """What ECS does with a service created or updated through CloudFormation (17-20): deployments
+    whose rollout state a client sees move by polling DescribeServices (IN_PROGRESS once, then
+    COMPLETED or FAILED), tasks in moto's ECS backend, the circuit breaker and its rollback, the
+    service's events, its targets' health and the tasks' log lines."""
+
+    def __init__(self, service, backend):
+        self.service, self.backend = service, backend
+        self.deployments = []
+        self.completed = None  # (task definition, id) of the last COMPLETED deployment: what a rollback runs
+        self.draining = []  # tasks stopped by the last step: their targets drain until the next one
+        service.rig_rollout = self
+
+    @staticmethod
+    def of(service):
+        return getattr(service, "rig_rollout", None)
+
+    @property
+    def primary(self):
+        return next((d for d in self.deployments if d.status == "PRIMARY"), None)
+
+    # -- what the service is asked to do ---------------------------------------------------
+
+    @locked
+    def start(self, task_definition):
+        """A create, or an update changing what the tasks run: a new PRIMARY deployment, IN_PROGRESS
+        with its tasks pending (a crashing image's tasks start and fail health checks)."""
+        for d in self.deployments:
+            d.status, d.updated_at = "ACTIVE", _now()
+        image = self.essential_container(task_definition).get("image")
+        d = Deployment(self.service, task_definition, crash=image_crashes(image) and self.service.desired_count > 0)
+        self.deployments.insert(0, d)
+        count = min(d.desired, failure_threshold(self.service)) if d.crash else d.desired
+        self.launched([self.launch(d, "RUNNING" if d.crash else "PENDING") for _ in range(count)])
+        self.sync()
+        return d
+
+    @locked
+    def scale(self, desired):
+        """A change of the desired count only: no new deployment; the PRIMARY's tasks follow, new
+        ones pending until the next DescribeServices."""
+        self.service.desired_count = desired
+        d = self.primary
+        if d is None or d.state == "FAILED":
+            self.sync()
+            return
+        d.desired, d.updated_at = desired, _now()
+        live = [t for t in d.tasks if t.last_status in ("PENDING", "RUNNING")]
+        if len(live) < desired:
+            self.launched([self.launch(d, "PENDING") for _ in range(desired - len(live))])
+            d.pending, d.shown = desired - d.running, False
+        else:
+            extra = live[desired:]
+            for t in extra:
+                self.stop(t, "ServiceSchedulerInitiated", f"Scaling activity initiated by (service {self.service.name})")
+            if extra:
+                self.event(f"has stopped {len(extra)} running tasks: " + self.task_list(extra) + ".")
+            d.running, d.pending = min(d.running, desired), max(0, desired - d.running)
+        self.sync()
+
+    @locked
+    def stop_all(self):
+        """The service is deleted: its tasks stop, its targets go."""
+        for d in self.deployments:
+            for t in d.tasks:
+                if t.last_status != "STOPPED":
+                    self.stop(t, "ServiceSchedulerInitiated", "Service was deleted", drain=False)
+        self.deployments, self.draining = [], []
+        self.service.running_count = self.service.pending_count = 0  # moto's delete_service fixed the cluster
+
+    # -- what a DescribeServices sees ----------------------------------------------------------
+
+    @locked
+    def step(self):
+        """One DescribeServices: what it returned once as in progress (or pending) now completes or
+        fails; failed deployments shown once and draining targets go."""
+        self.draining = []
+        self.deployments = [d for d in self.deployments if not d.drop]
+        for d in list(self.deployments):
+            if d not in self.deployments or not d.unsettled():
+                continue
+            if not d.shown:
+                d.shown = True
+            elif d.crash and d.state == "IN_PROGRESS":
+                self.fail(d)
+            else:
+                self.settle(d)
+        self.sync()
+
+    def settle(self, d):
+        """Pending tasks are running; an IN_PROGRESS deployment is COMPLETED, and the deployments it
+        replaces stop their tasks and leave the list."""
+        for t in d.tasks:
+            if t.last_status == "PENDING":
+                self.run(t, d)
+        d.running, d.pending, d.updated_at = d.desired, 0, _now()
+        if d.state != "IN_PROGRESS":
+            return
+        d.state, d.reason = "COMPLETED", f"ECS deployment {d.id} completed."
+        if d.status == "PRIMARY":
+            self.completed = (d.task_definition, d.id)
+            stopped = []
+            for old in [o for o in self.deployments if o is not d and not o.drop]:
+                for t in old.tasks:
+                    if t.last_status != "STOPPED":
+                        self.stop(t, "ServiceSchedulerInitiated", f"Scaling activity initiated by (deployment {d.id})")
+                        stopped.append(t)
+                self.deployments.remove(old)
+            if stopped:
+                self.event(f"has stopped {len(stopped)} running tasks: {self.task_list(stopped)}.")
+            self.event(f"(deployment {d.id}) deployment completed.")
+            self.event("has reached a steady state.")
+
+    def fail(self, d):
+        """A crashing deployment: its tasks exit; the scheduler retries up to the circuit breaker's
+        threshold, then the deployment FAILED and, with Rollback, a new PRIMARY deployment runs the
+        task definition of the last COMPLETED one. Without a circuit breaker ECS keeps retrying."""
+        service = self.service
+        breaker = service.deployment_configuration["deploymentCircuitBreaker"]
+        threshold = failure_threshold(service)
+        for t in d.tasks:
+            if t.last_status != "STOPPED":
+                self.crashed(t)
+        while len(d.tasks) < (threshold if breaker["enable"] else d.failed + max(1, d.desired)):
+            t = self.launch(d, "RUNNING")
+            self.launched([t])
+            self.crashed(t)
+        d.failed, d.running, d.pending, d.updated_at = len(d.tasks), 0, d.desired, _now()
+        if not breaker["enable"]:
+            d.shown = False  # keeps trying, one more round per DescribeServices
+            return
+        d.state, d.reason, d.pending = "FAILED", CIRCUIT_BREAKER_REASON, 0
+        self.event(f"deployment {d.id} deployment failed: tasks failed to start.")
+        if not (breaker["rollback"] and self.completed and d.status == "PRIMARY"):
+            return
+        previous, previous_id = self.completed
+        self.event(f"rolling back to deployment {previous_id}.")
+        d.status, d.drop = "ACTIVE", True
+        rollback = Deployment(service, previous, crash=False)
+        self.deployments.insert(0, rollback)
+        service.task_definition = previous
+        tasks = [self.launch(rollback, "PENDING") for _ in range(rollback.desired)]
+        self.launched(tasks)
+        self.settle(rollback)
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def essential_container(self, task_definition):
+        td = self.backend.describe_task_definition(task_definition)
+        defs = td.container_definitions
+        return next((c for c in defs if c.get("essential", True)), defs[0] if defs else {})
+
+    def launch(self, d, status):
+        """A task of deployment `d` in moto's ECS backend: PENDING, or RUNNING (it starts: log lines)."""
+        from moto.ecs.models import Task
+
+        service, backend = self.service, self.backend
+        td = backend.describe_task_definition(d.task_definition)
+        cluster = backend.clusters[service.cluster_name]
+        net = service.network_configuration if td.network_mode == "awsvpc" else None
+        subnet = None
+        if net:
+            vpc_conf = dict(net["awsvpcConfiguration"])
+            subnets = vpc_conf["subnets"]
+            subnet = subnets[len(d.tasks) % len(subnets)]  # spread over the subnets, like ECS
+            vpc_conf["subnets"] = [subnet] + [s for s in subnets if s != subnet]
+            vpc_conf.setdefault("securityGroups", [])
+            net = {"awsvpcConfiguration": vpc_conf}
+        tags = list(service.tags) if service.propagate_tags == "SERVICE" else []
+        if service.enable_ecs_managed_tags:
+            tags += [{"key": "aws:ecs:clusterName", "value": service.cluster_name},
+                     {"key": "aws:ecs:serviceName", "value": service.name}]
+        _task_ips.active = True
+        try:
+            task = Task(cluster, td, None, None, backend, group=f"service:{service.name}",
+                        launch_type=service.launch_type or "", started_by=d.id, tags=tags,
+                        networking_configuration=net, platform_version=service.platform_version)
+        finally:
+            _task_ips.active = False
+        task._transitions = []  # rig's tasks change state here, not on every DescribeTasks
+        now = _now()
+        task.status = task.last_status = status
+        task.created_at, task.connectivity, task.connectivity_at = now, "CONNECTED", now
+        task.cpu, task.memory, task.health_status = td.cpu, td.memory, "UNKNOWN"
+        task.availability_zone = ec2_subnet(service, subnet).availability_zone if subnet else None
+        task.stop_code = None
+        container = task.containers[0]
+        container.last_status, container.exitCode, container.reason = status, None, None
+        container.health_status = "UNKNOWN"  # no container health check (moto: HEALTHY)
+        container.task_arn = task.task_arn
+        backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+        d.tasks.append(task)
+        if status == "RUNNING":
+            self.run(task, d)
+        return task
+
+    def run(self, task, d):
+        """The task runs: its container starts and writes its first log lines."""
+        task.status = task.last_status = task.containers[0].last_status = "RUNNING"
+        task.started_at = task.pull_started_at = task.pull_stopped_at = _now()
+        container = self.essential_container(d.task_definition)
+        port = next((m.get("containerPort") for m in container.get("portMappings") or []), None)
+        last = CRASH_LOG_LINE if d.crash else f"listening on port {port}"
+        write_task_logs(self.backend, task, container, [f"starting {container.get('image')}", last])
+
+    def crashed(self, task):
+        """The essential container of a crashing image exited."""
+        self.stop(task, "EssentialContainerExited", "Essential container in task exited", exit_code=1,
+                  container_reason=CRASH_EXIT_REASON)
+
+    def stop(self, task, code, reason, exit_code=0, container_reason=None, drain=True):
+        """The task is STOPPED (its ENI deleted); a task that was in the load balancer drains."""
+        was_running = task.last_status == "RUNNING"
+        now = _now()
+        task.status = task.last_status = task.desired_status = "STOPPED"
+        task.stopped_reason, task.stop_code = reason, code
+        task.stopping_at = task.stopped_at = task.execution_stopped_at = now
+        container = task.containers[0]
+        container.last_status, container.exitCode, container.reason = "STOPPED", exit_code, container_reason
+        ec2 = ec2_backend_of(self.service)
+        for attachment in task.attachments:
+            attachment["status"] = "DELETED"
+            eni = next((x["value"] for x in attachment["details"] if x["name"] == "networkInterfaceId"), None)
+            if eni in ec2.enis:
+                ec2.delete_network_interface(eni)
+        if drain and was_running and self.service.load_balancers:
+            self.draining.append(task)
+
+    def launched(self, tasks):
+        if tasks:
+            self.event(f"has started {len(tasks)} tasks: {self.task_list(tasks)}.")
+
+    @staticmethod
+    def task_list(tasks):
+        return " ".join(f"(task {t.id})" for t in tasks)
+
+    def event(self, text):
+        """A service event, newest first, as ECS words them: `(service NAME) ...`."""
+        self.service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": _now(),
+                                       "message": f"(service {self.service.name}) {text}"})
+        del self.service.events[100:]
+
+    def sync(self):
+        """The service's running/pending counts (and its cluster's) from its deployments."""
+        service = self.service
+        cluster = self.backend.clusters.get(service.cluster_name)
+        running = sum(d.running for d in self.deployments)
+        pending = sum(d.pending for d in self.deployments)
+        if cluster is not None:
+            self.backend.update_cluster_resources(cluster, running - service.running_count, "RUNNING")
+            self.backend.update_cluster_resources(cluster, pending - service.pending_count, "PENDING")
+        service.running_count, service.pending_count = running, pending
+
+    # -- load balancer -------------------------------------------------------------------------
+
+    @locked
+    def targets(self, target_group_arn):
+        """[(ip, port, state, reason, description)] of this service's tasks in a target group (19)."""
+        ports = [lb.get("containerPort") for lb in self.service.load_balancers
+                 if lb.get("targetGroupArn") == target_group_arn]
+        if not ports:
+            return []
+        found = []
+        for d in self.deployments:
+            for t in d.tasks:
+                if t.last_status == "RUNNING" and d.crash:
+                    found.append((t, "unhealthy", "Target.FailedHealthChecks", "Health checks failed"))
+                elif t.last_status == "RUNNING":
+                    found.append((t, "healthy", None, None))
+                elif t.last_status == "PENDING":
+                    found.append((t, "initial", "Elb.RegistrationInProgress", "Target registration is in progress"))
+        found += [(t, "draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")
+                  for t in self.draining]
+        return [(task_ip(t), int(port), state, reason, text) for t, state, reason, text in found for port in ports
+                if task_ip(t)]
+
+
+def ec2_backend_of(service):
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[service._account_id][service.region_name]
+
+
+def ec2_subnet(service, subnet_id):
+    return ec2_backend_of(service).get_subnet(subnet_id)
+
+
+def task_ip(task):
+    """The private IPv4 address of an awsvpc task (its ENI attachment)."""
+    for attachment in task.attachments:
+        for detail in attachment["details"]:
+            if detail["name"] == "privateIPv4Address":
+                return detail["value"]
+    return None
+
+
+def write_task_logs(backend, task, container, lines):
+    """Log lines of a task's container in its awslogs group (20), stream `<prefix>/<container>/<task
+    id>`, through moto's logs backend; nothing if the group does not exist (the stack creates it)."""
+    from moto.logs.models import logs_backends
+
+    log = container.get("logConfiguration") or {}
+    options = log.get("options") or {}
+    if log.get("logDriver") != "awslogs" or not options.get("awslogs-group"):
+        return
+    logs = logs_backends[backend.account_id][options.get("awslogs-region") or backend.region_name]
+    group = options["awslogs-group"]
+    if group not in logs.groups:
+        return
+    prefix = options.get("awslogs-stream-prefix")
+    stream = f"{prefix}/{container.get('name')}/{task.id}" if prefix else task.id
+    if stream not in logs.groups[group].streams:
+        logs.create_log_stream(group, stream)
+    millis = int(time.time() * 1000)
+    logs.put_log_events(group, stream, [{"timestamp": millis + i, "message": m} for i, m in enumerate(lines)])
+
+
+def apply_app_extensions(ext) -> None:
+    """16-22 (see README; 15 lives in apply_extensions' change-set section). `ext` carries what
+    apply_extensions() shares: register, RigModel, deleters, replace_props, untagged_types, extra_attrs."""
+    extend_ecs(ext)
+    extend_target_health()
+    extend_autoscaling(ext)
+    extend_app_stack_types(ext)
+
+
+def extend_ecs(ext) -> None:
+    """16-18 + 20: AWS::ECS::TaskDefinition and AWS::ECS::Service through CloudFormation, with
+    ServiceRollout behind each service; DescribeServices steps the rollouts; ListTasks by service."""
+    from moto.ecs import models as ecs_models
+    from moto.ecs.models import Service, TaskDefinition, ecs_backends
+    from moto.ecs.responses import EC2ContainerServiceResponse
+    from moto.core.utils import pascal_to_camelcase, remap_nested_keys
+
+    backend_cls = ecs_models.EC2ContainerServiceBackend
+
+    # The ENI of a task rig launches takes an address in its subnet (moto: any 10.x address). An ENI
+    # always has a private DNS name (moto set none unless the VPC had DNS hostnames, which its
+    # CloudFormation VPC never has: every awsvpc task then failed with an AttributeError).
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+    from moto.ec2.utils import generate_dns_from_ip
+
+    NetworkInterface.private_dns_name = property(
+        lambda self: self.__dict__.get("rig_dns") or generate_dns_from_ip(self.private_ip_address),
+        lambda self, value: self.__dict__.__setitem__("rig_dns", value),
+    )
+    plain_random_ip = ecs_models.random_private_ip
+    ecs_models.random_private_ip = lambda *a, **kw: None if getattr(_task_ips, "active", False) \
+        else plain_random_ip(*a, **kw)
+
+    def container_definitions(raw):
+        """CloudFormation's ContainerDefinitions in the API's camelCase (log driver options, docker
+        labels and the like keep their keys)."""
+        def convert(value, keep=False):
+            if isinstance(value, list):
+                return [convert(v) for v in value]
+            if isinstance(value, dict):
+                return {k if keep else pascal_to_camelcase(k): convert(v, k in ("Options", "DockerLabels"))
+                        for k, v in value.items()}
+            return value
+
+        defs = convert(raw or [])
+        for d in defs:
+            for m in d.get("portMappings") or []:
+                for key in ("containerPort", "hostPort"):
+                    if key in m:
+                        m[key] = int(m[key])
+            for key in ("cpu", "memory", "memoryReservation"):
+                if key in d:
+                    d[key] = int(d[key])
+            if "essential" in d:
+                d["essential"] = _bool(d["essential"], True)
+        return defs
+
+    def register(backend, family, p):
+        return backend.register_task_definition(
+            family=family,
+            container_definitions=container_definitions(p.get("ContainerDefinitions")),
+            volumes=remap_nested_keys(p.get("Volumes") or [], pascal_to_camelcase),
+            network_mode=p.get("NetworkMode"),
+            tags=_camel(p.get("Tags")),
+            placement_constraints=_camel(p.get("PlacementConstraints")),
+            requires_compatibilities=p.get("RequiresCompatibilities"),
+            cpu=None if p.get("Cpu") is None else str(p["Cpu"]),
+            memory=None if p.get("Memory") is None else str(p["Memory"]),
+            task_role_arn=p.get("TaskRoleArn"),
+            execution_role_arn=p.get("ExecutionRoleArn"),
+            proxy_configuration=_camel(p.get("ProxyConfiguration")),
+            inference_accelerators=_camel(p.get("InferenceAccelerators")),
+            runtime_platform=_camel(p.get("RuntimePlatform")),
+            ipc_mode=p.get("IpcMode"),
+            pid_mode=p.get("PidMode"),
+            ephemeral_storage=_camel(p.get("EphemeralStorage")),
+        )
+
+    def create_task_definition(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json.get("Properties") or {}
+        return register(ecs_backends[account_id][region_name], p.get("Family") or resource_name, p)
+
+    def update_task_definition(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+                               region_name):
+        """Any change but Tags is a new revision (the old one deregistered), as on AWS."""
+        backend = ecs_backends[account_id][region_name]
+        p = cloudformation_json.get("Properties") or {}
+        new = register(backend, p.get("Family") or original_resource.family, p)
+        backend.deregister_task_definition(original_resource.arn)
+        return new
+
+    TaskDefinition.create_from_cloudformation_json = classmethod(create_task_definition)
+    TaskDefinition.update_from_cloudformation_json = classmethod(update_task_definition)
+    ext.replace_props["AWS::ECS::TaskDefinition"] = {
+        "ContainerDefinitions", "Cpu", "Memory", "Family", "NetworkMode", "RequiresCompatibilities",
+        "ExecutionRoleArn", "TaskRoleArn", "Volumes", "PlacementConstraints", "ProxyConfiguration",
+        "InferenceAccelerators", "RuntimePlatform", "IpcMode", "PidMode", "EphemeralStorage",
+    }
+    ext.replace_props["AWS::ECS::Service"] = {"Cluster", "ServiceName", "Role", "SchedulingStrategy"}
+
+    def task_definition_arn(backend, value):
+        if isinstance(value, TaskDefinition):
+            return value.arn
+        return backend.describe_task_definition(value).arn if value else None
+
+    def service_settings(p, backend):
+        """The service settings rig's template gives, in the shape moto's Service keeps them."""
+        lbs = [dict(lb, containerPort=_int(lb.get("containerPort"))) for lb in _camel(p.get("LoadBalancers") or [])]
+        net = _camel(p.get("NetworkConfiguration")) or None
+        return {
+            "task_definition": task_definition_arn(backend, p.get("TaskDefinition")),
+            "load_balancers": [{k: v for k, v in lb.items() if v is not None} for lb in lbs],
+            "network_configuration": net,
+            "launch_type": p.get("LaunchType"),
+            "platform_version": p.get("PlatformVersion"),
+            "capacity_provider_strategy": _camel(p.get("CapacityProviderStrategy")) or [],
+        }
+
+    def configure(service, p):
+        service.deployment_configuration = deployment_configuration(p.get("DeploymentConfiguration"))
+        grace = p.get("HealthCheckGracePeriodSeconds")
+        service.health_check_grace_period_seconds = _int(grace) if grace is not None else \
+            (0 if service.load_balancers else None)
+        service.enable_ecs_managed_tags = _bool(p.get("EnableECSManagedTags"))
+        service.enable_execute_command = _bool(p.get("EnableExecuteCommand"))
+        service.propagate_tags = p.get("PropagateTags") or "NONE"
+        service.placement_constraints = _camel(p.get("PlacementConstraints")) or []
+        service.placement_strategy = _camel(p.get("PlacementStrategy")) or []
+
+    def create_service(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json.get("Properties") or {}
+        backend = ecs_backends[account_id][region_name]
+        cluster = p.get("Cluster") or "default"
+        cluster = getattr(cluster, "name", cluster).split("/")[-1]
+        s = service_settings(p, backend)
+        service = backend.create_service(
+            cluster, p.get("ServiceName") or resource_name, _int(p.get("DesiredCount"), 1),
+            task_definition_str=s["task_definition"], load_balancers=s["load_balancers"],
+            scheduling_strategy=p.get("SchedulingStrategy"), tags=_camel(p.get("Tags")),
+            deployment_controller=_camel(p.get("DeploymentController")),
+            launch_type=s["launch_type"] or ("EC2" if not s["capacity_provider_strategy"] else None),
+            service_registries=_camel(p.get("ServiceRegistries")), platform_version=s["platform_version"],
+            propagate_tags=p.get("PropagateTags") or "NONE", network_configuration=s["network_configuration"],
+            role_arn=p.get("Role"),
+        )
+        if s["capacity_provider_strategy"]:
+            service.launch_type = s["launch_type"]
+        service.capacity_provider_strategy = s["capacity_provider_strategy"]
+        service.created_at = _now()
+        configure(service, p)
+        if service.deployment_controller.get("type", "ECS") == "ECS":
+            ServiceRollout(service, backend).start(service.task_definition)
+        return service
+
+    def update_service(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        """In place unless the cluster or name changes. A new task definition, network configuration,
+        load balancers, launch type or platform version start a deployment; else a new desired count
+        scales the PRIMARY one."""
+        p = cloudformation_json.get("Properties") or {}
+        backend = ecs_backends[account_id][region_name]
+        service = original_resource
+        cluster = p.get("Cluster") or "default"
+        cluster = getattr(cluster, "name", cluster).split("/")[-1]
+        if cluster != service.cluster_name or p.get("ServiceName") not in (None, service.name):
+            backend.delete_service(service.cluster_name, service.name, force=True)
+            return create_service(cls, p.get("ServiceName") or new_resource_name, cloudformation_json, account_id,
+                                  region_name)
+        s = service_settings(p, backend)
+        redeploy = any(getattr(service, k) != v for k, v in s.items() if k != "capacity_provider_strategy")
+        for key, value in s.items():
+            setattr(service, key, value)
+        configure(service, p)
+        desired = _int(p.get("DesiredCount"), service.desired_count)
+        rollout = ServiceRollout.of(service)
+        if rollout is None:
+            service.desired_count = desired
+        elif redeploy:
+            service.desired_count = desired
+            rollout.start(service.task_definition)
+        elif desired != service.desired_count:
+            rollout.scale(desired)
+        return service
+
+    Service.create_from_cloudformation_json = classmethod(create_service)
+    Service.update_from_cloudformation_json = classmethod(update_service)
+    ext.extra_attrs(Service, ServiceArn=lambda s: s.arn)
+    for attr, default in (("deployment_configuration", None), ("health_check_grace_period_seconds", None),
+                          ("enable_ecs_managed_tags", False), ("enable_execute_command", False),
+                          ("capacity_provider_strategy", None), ("created_at", None),
+                          ("placement_constraints", None), ("placement_strategy", None)):
+        setattr(Service, attr, default)  # class defaults for services created through the ECS API
+
+    # Deployments of a service with a rollout come from it (moto keeps one static deployment).
+    def get_deployments(self):
+        rollout = ServiceRollout.of(self)
+        return [d.api(self) for d in rollout.deployments] if rollout else self.__dict__.get("rig_deployments", [])
+
+    Service.deployments = property(get_deployments, lambda self, v: self.__dict__.__setitem__("rig_deployments", v))
+
+    plain_describe_services = EC2ContainerServiceResponse.describe_services
+
+    def describe_services(self):
+        """Each DescribeServices steps the rollouts of the services it returns (17)."""
+        services, _ = self.ecs_backend.describe_services(self._get_param("cluster", "default"),
+                                                         self._get_param("services", []))
+        for service in services:
+            rollout = ServiceRollout.of(service)
+            if rollout is not None and service.status == "ACTIVE":
+                rollout.step()
+        return plain_describe_services(self)
+
+    EC2ContainerServiceResponse.describe_services = describe_services
+
+    plain_list_tasks = backend_cls.list_tasks
+
+    def list_tasks(self, cluster_str=None, container_instance=None, family=None, started_by=None,
+                   service_name=None, desiredStatus=None):
+        """ListTasks(serviceName=...) lists that service's tasks (moto ignored the filter)."""
+        tasks = plain_list_tasks(self, cluster_str, container_instance, family, started_by, None, desiredStatus)
+        if service_name:
+            tasks = [t for t in tasks if t.group == f"service:{service_name.split('/')[-1]}"]
+        return tasks
+
+    backend_cls.list_tasks = list_tasks
+
+    plain_delete_service = backend_cls.delete_service
+
+    def delete_service(self, cluster_name, service_name, force):
+        service = plain_delete_service(self, cluster_name, service_name, force)
+        rollout = ServiceRollout.of(service)
+        if rollout is not None:
+            rollout.stop_all()
+        return service
+
+    backend_cls.delete_service = delete_service
+
+    plain_list_services = backend_cls.list_services
+
+    def list_services(self, cluster_str, scheduling_strategy=None, launch_type=None):
+        """Deleted (INACTIVE) services are not listed, as on AWS."""
+        arns = plain_list_services(self, cluster_str, scheduling_strategy, launch_type)
+        inactive = {s.arn for s in self.services.values() if s.status == "INACTIVE"}
+        return [a for a in arns if a not in inactive]
+
+    backend_cls.list_services = list_services
+
+
+def extend_target_health() -> None:
+    """19: DescribeTargetHealth of a target group an ECS service (with a rollout) is attached to lists
+    its tasks; explicitly registered targets keep moto's answer."""
+    from moto.ecs.models import ecs_backends
+    from moto.elbv2.models import ELBv2Backend, FakeHealthStatus
+
+    plain = ELBv2Backend.describe_target_health
+
+    def describe_target_health(self, target_group_arn, targets):
+        found = plain(self, target_group_arn, targets)  # also: TargetGroupNotFound
+        group = self.target_groups[target_group_arn]
+        ecs = ecs_backends[self.account_id][self.region_name]
+        tasks = [FakeHealthStatus(ip, port, group.health_check_port, state, reason, text)
+                 for service in ecs.services.values()
+                 if ServiceRollout.of(service) is not None and service.status == "ACTIVE"
+                 for ip, port, state, reason, text in ServiceRollout.of(service).targets(target_group_arn)]
+        if not targets:
+            return found + tasks
+        answer = []
+        for target, moto_answer in zip(targets, found):  # a named task target instead of "not registered"
+            match = [t for t in tasks if t.instance_id == target["Id"] and int(target.get("Port", t.port)) == t.port]
+            answer += match if match and target["Id"] not in group.targets else [moto_answer]
+        return answer
+
+    ELBv2Backend.describe_target_health = describe_target_health
+
+
+def extend_autoscaling(ext) -> None:
+    """21: AWS::ApplicationAutoScaling::ScalableTarget / ScalingPolicy on moto's applicationautoscaling
+    backend. Ref: `resource-id|scalable-dimension|service-namespace` and the policy ARN (as AWS)."""
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    def backend(model):
+        return applicationautoscaling_backends[model.account_id][model.region_name]
+
+    @ext.register
+    class ScalableTarget(ext.RigModel):
+        TYPE = "AWS::ApplicationAutoScaling::ScalableTarget"
+        ATTRS = {"Id": lambda s: s.physical_resource_id}
+
+        @property
+        def physical_resource_id(self):
+            p = self.props
+            return f"{p['ResourceId']}|{p['ScalableDimension']}|{p['ServiceNamespace']}"
+
+        def create(self):
+            p = self.props
+            role = p.get("RoleARN") or (
+                f"arn:aws:iam::{self.account_id}:role/aws-service-role/{p['ServiceNamespace']}.application-autoscaling"
+                f".amazonaws.com/AWSServiceRoleForApplicationAutoScaling_{p['ServiceNamespace'].upper()}Service")
+            backend(self).register_scalable_target(
+                p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"], _int(p.get("MinCapacity")),
+                _int(p.get("MaxCapacity")), role, p.get("SuspendedState"))
+
+        update = create
+
+        def delete(self, account_id, region_name):
+            p = self.props
+            aas = applicationautoscaling_backends[account_id][region_name]
+            for key, policy in list(aas.policies.items()):  # AWS deletes a target's policies with it
+                if (policy.resource_id, policy.scalable_dimension) == (p["ResourceId"], p["ScalableDimension"]):
+                    aas.delete_scaling_policy(policy.policy_name, policy.service_namespace, policy.resource_id,
+                                              policy.scalable_dimension)
+            aas.deregister_scalable_target(p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"])
+
+    def policy_numbers(conf):
+        """CloudFormation gives numbers as strings when they come from parameters."""
+        conf = json.loads(json.dumps(conf or {}))
+        for key in ("TargetValue",):
+            if key in conf:
+                conf[key] = float(conf[key])
+        for key in ("ScaleInCooldown", "ScaleOutCooldown", "Cooldown", "MinAdjustmentMagnitude"):
+            if key in conf:
+                conf[key] = int(conf[key])
+        if "DisableScaleIn" in conf:
+            conf["DisableScaleIn"] = _bool(conf["DisableScaleIn"])
+        return conf
+
+    @ext.register
+    class ScalingPolicy(ext.RigModel):
+        TYPE = "AWS::ApplicationAutoScaling::ScalingPolicy"
+        ATTRS = {"Arn": lambda s: s.arn}
+
+        @property
+        def physical_resource_id(self):
+            return self.arn
+
+        def target(self):
+            p = self.props
+            if p.get("ScalingTargetId"):
+                resource_id, dimension, namespace = p["ScalingTargetId"].split("|")
+                return namespace, resource_id, dimension
+            return p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"]
+
+        def create(self):
+            p = self.props
+            namespace, resource_id, dimension = self.target()
+            body = p.get("TargetTrackingScalingPolicyConfiguration") or p.get("StepScalingPolicyConfiguration")
+            policy = backend(self).put_scaling_policy(p["PolicyName"], namespace, resource_id, dimension,
+                                                      policy_numbers(body), p.get("PolicyType"))
+            self.arn, self.key = policy.policy_arn, (p["PolicyName"], namespace, resource_id, dimension)
+
+        def update(self):
+            if self.key[0] != self.props["PolicyName"] or self.key[1:] != self.target():
+                self.delete(self.account_id, self.region_name)
+            self.create()
+
+        def delete(self, account_id, region_name):
+            aas = applicationautoscaling_backends[account_id][region_name]
+            name, namespace, resource_id, dimension = self.key
+            if any(p.policy_arn == self.arn for p in aas.policies.values()):
+                aas.delete_scaling_policy(name, namespace, resource_id, dimension)
+
+    ext.replace_props[ScalableTarget.TYPE] = {"ResourceId", "ScalableDimension", "ServiceNamespace"}
+    ext.replace_props[ScalingPolicy.TYPE] = {"PolicyName", "ScalingTargetId", "ResourceId", "ScalableDimension",
+                                             "ServiceNamespace"}
+    ext.untagged_types.update({ScalableTarget.TYPE, ScalingPolicy.TYPE, "AWS::SNS::TopicPolicy", "AWS::KMS::Alias"})
+
+
+def extend_app_stack_types(ext) -> None:  # noqa: C901 - one short fix per type
+    """22: the other types of an app stack (and the foundation's alarm topic) where moto 5.2.5 fails or
+    drops properties: KMS key policy and deletion, SNS TopicPolicy, Route 53 alias records, listener
+    rule priority updates, target group attributes and updates, log group retention updates."""
+    from moto.elbv2.models import FakeListenerRule, FakeTargetGroup, elbv2_backends
+    from moto.kms.models import Key, kms_backends
+    from moto.logs.models import LogGroup, logs_backends
+    from moto.route53.models import RecordSet
+    from moto.sns.models import sns_backends
+
+    # KMS: a KeyPolicy given as an object (as templates do) is stored as JSON text (moto stored the
+    # object: every later KMS call on the key failed with HTTP 500); deleting it from a stack
+    # schedules its deletion (PendingDeletion, PendingWindowInDays, default 30), as AWS does.
+    plain_create_key = Key.create_from_cloudformation_json.__func__
+
+    def create_key(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = dict(cloudformation_json.get("Properties") or {})
+        policy = p.get("KeyPolicy")
+        if policy is None:
+            policy = json.loads(Key.generate_default_policy(
+                type("K", (), {"region": region_name, "account_id": account_id})()))
+        p["KeyPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
+        key = plain_create_key(cls, resource_name, {**cloudformation_json, "Properties": p}, account_id, region_name)
+        key.key_rotation_status = _bool(p.get("EnableKeyRotation"))
+        key.enabled = _bool(p.get("Enabled"), True)
+        key.rig_pending_window = _int(p.get("PendingWindowInDays"), 30)
+        return key
+
+    def update_key(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        p = cloudformation_json.get("Properties") or {}
+        key = original_resource
+        if p.get("KeyPolicy") is not None:
+            key.policy = p["KeyPolicy"] if isinstance(p["KeyPolicy"], str) else json.dumps(p["KeyPolicy"])
+        key.description = p.get("Description", key.description)
+        key.key_rotation_status = _bool(p.get("EnableKeyRotation"))
+        key.enabled = _bool(p.get("Enabled"), True)
+        key.rig_pending_window = _int(p.get("PendingWindowInDays"), 30)
+        return key
+
+    Key.create_from_cloudformation_json = classmethod(create_key)
+    Key.update_from_cloudformation_json = classmethod(update_key)
+    ext.deleters["AWS::KMS::Key"] = lambda res, a, r: kms_backends[a][r].schedule_key_deletion(
+        res.id, getattr(res, "rig_pending_window", 30))
+    ext.replace_props["AWS::KMS::Alias"] = {"AliasName"}
+
+    # SNS: AWS::SNS::TopicPolicy (moto skips it) sets the topics' Policy attribute.
+    @ext.register
+    class TopicPolicy(ext.RigModel):
+        TYPE = "AWS::SNS::TopicPolicy"
+
+        def topics(self, props):
+            sns = sns_backends[self.account_id][self.region_name]
+            return {arn: sns.topics[arn] for arn in props.get("Topics") or [] if arn in sns.topics}
+
+        def create(self):
+            document = self.props["PolicyDocument"]
+            for topic in self.topics(self.props).values():
+                topic.policy = document if isinstance(document, str) else json.dumps(document)
+            self.applied = dict(self.props)
+
+        def update(self):
+            self.reset(set(self.applied.get("Topics") or []) - set(self.props.get("Topics") or []))
+            self.create()
+
+        def reset(self, arns):
+            for arn, topic in self.topics({"Topics": list(arns)}).items():
+                topic._policy_json = topic._create_default_topic_policy(self.region_name, self.account_id,
+                                                                        topic.name)
+
+        def delete(self, account_id, region_name):
+            self.reset(self.applied.get("Topics") or [])
+
+    # Route 53: a stack's record set is listed under its fully qualified name (trailing dot), as the
+    # API stores names (moto kept the name as written, so ListResourceRecordSets differed from
+    # records made through the API); Ref stays the name as written. SOA values were listed as a
+    # quoted dict ("{'Value': '...'}").
+    plain_create_record = RecordSet.create_from_cloudformation_json.__func__
+
+    def create_record(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = dict(cloudformation_json.get("Properties") or {})
+        written = p.get("Name", "")
+        p["Name"] = written if written.endswith(".") else written + "."
+        record = plain_create_record(cls, resource_name, {**cloudformation_json, "Properties": p}, account_id,
+                                     region_name)
+        record.rig_ref = written
+        return record
+
+    RecordSet.create_from_cloudformation_json = classmethod(create_record)
+    RecordSet.physical_resource_id = property(lambda self: getattr(self, "rig_ref", self.name))
+    RecordSet.resource_records = property(lambda self: [
+        r if isinstance(r, dict) else {"Value": r} for r in self.records] if self.records else None)
+
+    # ELBv2 listener rules: Priority changes in place (moto kept the old one); a new listener replaces.
+    plain_update_rule = FakeListenerRule.update_from_cloudformation_json.__func__
+
+    def update_rule(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        p = cloudformation_json.get("Properties") or {}
+        elbv2 = elbv2_backends[account_id][region_name]
+        if p.get("ListenerArn") != original_resource.listener_arn:
+            elbv2.delete_rule(original_resource.arn)
+            return FakeListenerRule.create_from_cloudformation_json(new_resource_name, cloudformation_json,
+                                                                    account_id, region_name)
+        plain_update_rule(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        priority = p.get("Priority")
+        if str(priority) != str(original_resource.priority):
+            elbv2.set_rule_priorities([{"RuleArn": original_resource.arn, "Priority": priority}])
+        return original_resource
+
+    FakeListenerRule.update_from_cloudformation_json = classmethod(update_rule)
+
+    # ELBv2 target groups: TargetGroupAttributes and Tags are applied (moto ignored them); an update
+    # changes health check settings and attributes in place (moto had no update: nothing changed);
+    # a load balancer is listed once per target group (moto listed it again for every rule).
+    plain_create_tg = FakeTargetGroup.create_from_cloudformation_json.__func__
+
+    def tg_settings(group, p):
+        elbv2 = elbv2_backends[group.account_id][group.region_name]
+        attributes = {a["Key"]: str(a["Value"]) for a in p.get("TargetGroupAttributes") or []}
+        if attributes:
+            elbv2.modify_target_group_attributes(group.arn, attributes)
+        if p.get("Tags"):
+            elbv2.add_tags([group.arn], [{"Key": t["Key"], "Value": str(t["Value"])} for t in p["Tags"]])
+        if p.get("ProtocolVersion"):
+            group.protocol_version = p["ProtocolVersion"]
+
+    def create_tg(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        group = plain_create_tg(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        tg_settings(group, cloudformation_json.get("Properties") or {})
+        return group
+
+    def update_tg(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        p = cloudformation_json.get("Properties") or {}
+        elbv2 = elbv2_backends[account_id][region_name]
+        matcher = p.get("Matcher") or {}
+        enabled = p.get("HealthCheckEnabled")
+        elbv2.modify_target_group(
+            original_resource.arn, p.get("HealthCheckProtocol"), p.get("HealthCheckPort"),
+            p.get("HealthCheckPath"), _int(p.get("HealthCheckIntervalSeconds")),
+            _int(p.get("HealthCheckTimeoutSeconds")), p.get("HealthyThresholdCount"),
+            p.get("UnhealthyThresholdCount"), matcher.get("HttpCode"),
+            None if enabled is None else _bool(enabled))
+        tg_settings(original_resource, p)
+        return original_resource
+
+    FakeTargetGroup.create_from_cloudformation_json = classmethod(create_tg)
+    FakeTargetGroup.update_from_cloudformation_json = classmethod(update_tg)
+    ext.replace_props["AWS::ElasticLoadBalancingV2::TargetGroup"] = {
+        "Name", "Port", "Protocol", "ProtocolVersion", "TargetType", "VpcId", "IpAddressType"}
+    ext.replace_props["AWS::ElasticLoadBalancingV2::ListenerRule"] = {"ListenerArn"}
+
+    class LoadBalancerArns(list):
+        """A target group's load balancers, each once."""
+
+        def append(self, arn):
+            if arn not in self:
+                super().append(arn)
+
+    plain_tg_init = FakeTargetGroup.__init__
+
+    def tg_init(self, *args, **kwargs):
+        plain_tg_init(self, *args, **kwargs)
+        self.load_balancer_arns = LoadBalancerArns(self.load_balancer_arns)
+
+    FakeTargetGroup.__init__ = tg_init
+
+    # Fn::Equals compares the values as CloudFormation does, as strings: a Number parameter equals
+    # its text (moto compared the parsed number with the string, so `!Equals [!Ref Count, "0"]` was
+    # false for 0).
+    from moto.cloudformation import parsing as cfp
+
+    plain_condition = cfp.parse_condition
+
+    def as_text(value):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    def parse_condition(condition, resources_map, condition_map):
+        if not isinstance(condition, dict) or list(condition) != ["Fn::Equals"]:
+            return plain_condition(condition, resources_map, condition_map)
+        values = [condition_map[v["Condition"]] if isinstance(v, dict) and "Condition" in v
+                  else cfp.clean_json(v, resources_map) for v in condition["Fn::Equals"]]
+        return as_text(values[0]) == as_text(values[1])
+
+    cfp.parse_condition = parse_condition
+
+    # CloudWatch Logs: a log group's RetentionInDays changes in place (moto had no update handler, so
+    # nothing changed); a new LogGroupName replaces the group.
+    def update_log_group(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        p = cloudformation_json.get("Properties") or {}
+        logs = logs_backends[account_id][region_name]
+        if p.get("LogGroupName") not in (None, original_resource.name):
+            logs.delete_log_group(original_resource.name)
+            return LogGroup.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
+                                                            region_name)
+        if p.get("RetentionInDays") is None:
+            logs.delete_retention_policy(original_resource.name)
+        else:
+            logs.put_retention_policy(original_resource.name, _int(p["RetentionInDays"]))
+        return original_resource
+
+    LogGroup.update_from_cloudformation_json = classmethod(update_log_group)
 
 
 def exit_when_stdin_closes() -> None:

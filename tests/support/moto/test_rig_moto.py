@@ -4,6 +4,7 @@ Exits non-zero on failure; prints start-up and scenario timings."""
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -154,9 +155,43 @@ Resources:
       DefaultActions:
         - Type: fixed-response
           FixedResponseConfig: {StatusCode: "404", ContentType: text/plain, MessageBody: not found}
+  OperationsTopicKey:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: !Sub "${AWS::StackName} operations topic"
+      EnableKeyRotation: true
+      KeyPolicy:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: AccountAdmin
+            Effect: Allow
+            Principal: {AWS: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+            Action: "kms:*"
+            Resource: "*"
+          - Sid: AlarmsAndEvents
+            Effect: Allow
+            Principal: {Service: [cloudwatch.amazonaws.com, events.amazonaws.com]}
+            Action: ["kms:Decrypt", "kms:GenerateDataKey*"]
+            Resource: "*"
+  OperationsTopicKeyAlias:
+    Type: AWS::KMS::Alias
+    Properties: {AliasName: !Sub "alias/${AWS::StackName}-operations", TargetKeyId: !Ref OperationsTopicKey}
   OperationsTopic:
     Type: AWS::SNS::Topic
-    Properties: {TopicName: !Ref AWS::StackName, KmsMasterKeyId: alias/aws/sns}
+    Properties: {TopicName: !Ref AWS::StackName, KmsMasterKeyId: !Ref OperationsTopicKey}
+  OperationsTopicPolicy:
+    Type: AWS::SNS::TopicPolicy
+    Properties:
+      Topics: [!Ref OperationsTopic]
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: AlarmsAndEvents
+            Effect: Allow
+            Principal: {Service: [cloudwatch.amazonaws.com, events.amazonaws.com]}
+            Action: "sns:Publish"
+            Resource: !Ref OperationsTopic
+            Condition: {StringEquals: {"aws:SourceAccount": !Ref AWS::AccountId}}
   EmailSubscription:
     Type: AWS::SNS::Subscription
     Condition: HasEmail
@@ -307,6 +342,7 @@ Resources:
         - !If [UseSpot, {CapacityProvider: FARGATE_SPOT, Weight: !Ref SpotWeight}, !Ref AWS::NoValue]
 Outputs:
   ClusterName: {Value: !Ref Cluster, Export: {Name: !Sub "${AWS::StackName}--Cluster"}}
+  LaunchType: {Value: FARGATE, Export: {Name: !Sub "${AWS::StackName}--LaunchType"}}
 """
 
 AURORA = r"""
@@ -714,12 +750,317 @@ Resources:
 """
 
 
+# The application stack (templates/app.yaml's shapes; the planner's environment and secrets inserted).
+APP = r"""
+AWSTemplateFormatVersion: "2010-09-09"
+Description: rig application (test copy of templates/app.yaml, with what the planner inserts)
+Parameters:
+  Environment: {Type: String}
+  AppName: {Type: String}
+  FoundationStackName: {Type: String}
+  ComputeStackName: {Type: String}
+  LaunchType: {Type: String, AllowedValues: [FARGATE, EC2]}
+  ContainerImage: {Type: String, MinLength: 1}
+  ContainerPort: {Type: Number, MinValue: 1, MaxValue: 65535}
+  ContainerCpu: {Type: Number}
+  ContainerMemory: {Type: Number}
+  TaskDesiredCount: {Type: Number, MinValue: 0}
+  HealthCheckPath: {Type: String, Default: /}
+  HealthCheckGracePeriodSeconds: {Type: Number, Default: 60}
+  ListenerRulePriority: {Type: Number, MinValue: 1, MaxValue: 25000}
+  PreferredListenerRulePriority: {Type: Number, MinValue: 25001, MaxValue: 50000}
+  HostName: {Type: String}
+  PreferredHostName: {Type: String, Default: ""}
+  HostedZoneId: {Type: String}
+  SsmEnvironmentNamespace: {Type: String}
+  IamPath: {Type: String}
+  LogRetentionInDays:
+    Type: Number
+    Default: 60
+    AllowedValues: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
+  ErrorAlarm: {Type: String, AllowedValues: ["true", "false"]}
+  AutoScalingMaxCapacity: {Type: Number, Default: 0}
+  AutoScalingMinCapacity: {Type: Number, Default: 1}
+  AutoScalingCpuTarget: {Type: Number, Default: 60}
+  CircuitBreakerFailureThreshold: {Type: Number, Default: 3}
+Conditions:
+  HasPreferredHost: !Not [!Equals [!Ref PreferredHostName, ""]]
+  HasAutoScaling: !Not [!Equals [!Ref AutoScalingMaxCapacity, "0"]]
+  HasErrorAlarm: !Equals [!Ref ErrorAlarm, "true"]
+  IsFargate: !Equals [!Ref LaunchType, FARGATE]
+Resources:
+  TargetGroup:
+    Type: AWS::ElasticLoadBalancingV2::TargetGroup
+    Properties:
+      VpcId: {"Fn::ImportValue": !Sub "${FoundationStackName}--VpcId"}
+      TargetType: ip
+      Protocol: HTTP
+      ProtocolVersion: HTTP1
+      Port: !Ref ContainerPort
+      HealthCheckEnabled: true
+      HealthCheckProtocol: HTTP
+      HealthCheckPath: !Ref HealthCheckPath
+      HealthCheckIntervalSeconds: 10
+      HealthCheckTimeoutSeconds: 5
+      HealthyThresholdCount: 2
+      UnhealthyThresholdCount: 3
+      Matcher: {HttpCode: 200-399}
+      TargetGroupAttributes: [{Key: deregistration_delay.timeout_seconds, Value: "30"}]
+      Tags: [{Key: Name, Value: !Sub "${AWS::StackName}-tg"}]
+  ListenerRule:
+    Type: AWS::ElasticLoadBalancingV2::ListenerRule
+    Properties:
+      ListenerArn: {"Fn::ImportValue": !Sub "${FoundationStackName}--ALB--HttpsListener"}
+      Priority: !Ref ListenerRulePriority
+      Conditions: [{Field: host-header, HostHeaderConfig: {Values: [!Ref HostName]}}]
+      Actions: [{Type: forward, TargetGroupArn: !Ref TargetGroup}]
+  PreferredListenerRule:
+    Type: AWS::ElasticLoadBalancingV2::ListenerRule
+    Condition: HasPreferredHost
+    Properties:
+      ListenerArn: {"Fn::ImportValue": !Sub "${FoundationStackName}--ALB--HttpsListener"}
+      Priority: !Ref PreferredListenerRulePriority
+      Conditions: [{Field: host-header, HostHeaderConfig: {Values: [!Ref PreferredHostName]}}]
+      Actions: [{Type: forward, TargetGroupArn: !Ref TargetGroup}]
+  DnsRecord:
+    Type: AWS::Route53::RecordSet
+    Properties:
+      HostedZoneId: !Ref HostedZoneId
+      Name: !Ref HostName
+      Type: A
+      AliasTarget:
+        DNSName: {"Fn::ImportValue": !Sub "${FoundationStackName}--ALB--DNSName"}
+        HostedZoneId: {"Fn::ImportValue": !Sub "${FoundationStackName}--ALB--CanonicalHostedZoneID"}
+        EvaluateTargetHealth: false
+  PreferredDnsRecord:
+    Type: AWS::Route53::RecordSet
+    Condition: HasPreferredHost
+    Properties:
+      HostedZoneId: !Ref HostedZoneId
+      Name: !Ref PreferredHostName
+      Type: A
+      AliasTarget:
+        DNSName: {"Fn::ImportValue": !Sub "${FoundationStackName}--ALB--DNSName"}
+        HostedZoneId: {"Fn::ImportValue": !Sub "${FoundationStackName}--ALB--CanonicalHostedZoneID"}
+        EvaluateTargetHealth: false
+  LogGroup:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Delete
+    UpdateReplacePolicy: Delete
+    Properties:
+      LogGroupName: !Ref AWS::StackName
+      RetentionInDays: !Ref LogRetentionInDays
+      Tags: [{Key: Name, Value: !Ref AWS::StackName}]
+  ExecutionRole:
+    Type: AWS::IAM::Role
+    Properties:
+      Description: !Sub "ECS task execution role of ${AWS::StackName}"
+      Path: !Ref IamPath
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: ecs-tasks.amazonaws.com}
+            Action: sts:AssumeRole
+            Condition: {StringEquals: {"aws:SourceAccount": !Ref AWS::AccountId}}
+      ManagedPolicyArns: [!Sub "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
+      Policies:
+        - PolicyName: secrets
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: ssm:GetParameters
+                Resource: !Sub "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SsmEnvironmentNamespace}/*"
+      Tags: [{Key: Name, Value: !Sub "${AWS::StackName}-execution"}]
+  TaskRole:
+    Type: AWS::IAM::Role
+    Properties:
+      Description: !Sub "ECS task role of ${AWS::StackName}"
+      Path: !Ref IamPath
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: ecs-tasks.amazonaws.com}
+            Action: sts:AssumeRole
+            Condition: {StringEquals: {"aws:SourceAccount": !Ref AWS::AccountId}}
+      Policies:
+        - PolicyName: parameters
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: [ssm:GetParameters, ssm:GetParametersByPath]
+                Resource:
+                  - !Sub "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SsmEnvironmentNamespace}"
+                  - !Sub "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SsmEnvironmentNamespace}/*"
+      Tags: [{Key: Name, Value: !Sub "${AWS::StackName}-task"}]
+  TaskDefinition:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      Family: !Ref AWS::StackName
+      Cpu: !Ref ContainerCpu
+      Memory: !Ref ContainerMemory
+      NetworkMode: awsvpc
+      RequiresCompatibilities: [!Ref LaunchType]
+      ExecutionRoleArn: !GetAtt ExecutionRole.Arn
+      TaskRoleArn: !GetAtt TaskRole.Arn
+      ContainerDefinitions:
+        - Name: !Ref AppName
+          Image: !Ref ContainerImage
+          Essential: true
+          PortMappings: [{ContainerPort: !Ref ContainerPort, Protocol: tcp}]
+          LogConfiguration:
+            LogDriver: awslogs
+            Options:
+              awslogs-group: !Ref LogGroup
+              awslogs-region: !Ref AWS::Region
+              awslogs-stream-prefix: !Ref AppName
+          Environment:
+            - {Name: APP_ENVIRONMENT, Value: !Ref Environment}
+            - {Name: AWS_REGION, Value: !Ref AWS::Region}
+            - {Name: AWS_ENV_PATH, Value: !Ref SsmEnvironmentNamespace}
+            - {Name: IMAGE, Value: !Ref ContainerImage}
+            # rig:environment
+            - {Name: LOG_LEVEL, Value: info}
+          # rig:secrets
+          Secrets:
+            - Name: STRIPE_KEY
+              ValueFrom: !Sub "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SsmEnvironmentNamespace}/STRIPE_KEY"
+      Tags: [{Key: Name, Value: !Ref AWS::StackName}]
+  Service:
+    Type: AWS::ECS::Service
+    DependsOn: ListenerRule
+    Properties:
+      Cluster: {"Fn::ImportValue": !Sub "${ComputeStackName}--Cluster"}
+      LaunchType: !Ref LaunchType
+      PlatformVersion: !If [IsFargate, LATEST, !Ref AWS::NoValue]
+      TaskDefinition: !Ref TaskDefinition
+      DesiredCount: !Ref TaskDesiredCount
+      HealthCheckGracePeriodSeconds: !Ref HealthCheckGracePeriodSeconds
+      DeploymentController: {Type: ECS}
+      DeploymentConfiguration:
+        MaximumPercent: 200
+        MinimumHealthyPercent: 100
+        DeploymentCircuitBreaker:
+          Enable: true
+          Rollback: true
+          ThresholdConfiguration: {Type: COUNT, Value: !Ref CircuitBreakerFailureThreshold}
+      NetworkConfiguration:
+        AwsvpcConfiguration:
+          AssignPublicIp: DISABLED
+          Subnets:
+            - {"Fn::ImportValue": !Sub "${FoundationStackName}--SubnetPrivateA"}
+            - {"Fn::ImportValue": !Sub "${FoundationStackName}--SubnetPrivateB"}
+          SecurityGroups: [{"Fn::ImportValue": !Sub "${FoundationStackName}--AppSecurityGroup"}]
+      LoadBalancers:
+        - {ContainerName: !Ref AppName, ContainerPort: !Ref ContainerPort, TargetGroupArn: !Ref TargetGroup}
+      PropagateTags: SERVICE
+      EnableECSManagedTags: true
+      Tags: [{Key: Name, Value: !Ref AWS::StackName}]
+  ScalableTarget:
+    Type: AWS::ApplicationAutoScaling::ScalableTarget
+    Condition: HasAutoScaling
+    Properties:
+      ServiceNamespace: ecs
+      ScalableDimension: ecs:service:DesiredCount
+      ResourceId: !Sub
+        - "service/${Cluster}/${ServiceName}"
+        - Cluster: {"Fn::ImportValue": !Sub "${ComputeStackName}--Cluster"}
+          ServiceName: !GetAtt Service.Name
+      MinCapacity: !Ref AutoScalingMinCapacity
+      MaxCapacity: !Ref AutoScalingMaxCapacity
+  ScalingPolicy:
+    Type: AWS::ApplicationAutoScaling::ScalingPolicy
+    Condition: HasAutoScaling
+    Properties:
+      PolicyName: !Sub "${AWS::StackName}-cpu"
+      PolicyType: TargetTrackingScaling
+      ScalingTargetId: !Ref ScalableTarget
+      TargetTrackingScalingPolicyConfiguration:
+        PredefinedMetricSpecification: {PredefinedMetricType: ECSServiceAverageCPUUtilization}
+        TargetValue: !Ref AutoScalingCpuTarget
+        ScaleOutCooldown: 60
+        ScaleInCooldown: 300
+  ErrorMetricFilter:
+    Type: AWS::Logs::MetricFilter
+    Condition: HasErrorAlarm
+    Properties:
+      LogGroupName: !Ref LogGroup
+      FilterPattern: ERROR
+      MetricTransformations:
+        - {MetricNamespace: Rig/Application, MetricName: !Sub "${AWS::StackName}-errors", MetricValue: "1", Unit: Count}
+  ErrorLogAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Condition: HasErrorAlarm
+    DependsOn: ErrorMetricFilter
+    Properties:
+      Namespace: Rig/Application
+      MetricName: !Sub "${AWS::StackName}-errors"
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: [{"Fn::ImportValue": !Sub "${FoundationStackName}--SNS--Topic"}]
+Outputs:
+  ApplicationUrl: {Value: !Sub "https://${HostName}"}
+  PreferredApplicationUrl: {Condition: HasPreferredHost, Value: !Sub "https://${PreferredHostName}"}
+  ClusterName: {Value: {"Fn::ImportValue": !Sub "${ComputeStackName}--Cluster"}}
+  ServiceName: {Value: !GetAtt Service.Name}
+  ServiceArn: {Value: !Ref Service}
+  TaskDefinitionArn: {Value: !Ref TaskDefinition}
+  TargetGroupArn: {Value: !Ref TargetGroup}
+  LogGroupName: {Value: !Ref LogGroup}
+  ContainerImage: {Value: !Ref ContainerImage}
+"""
+
+# A task definition whose awslogs group does not exist: no log lines are written, no group created.
+NO_LOG_GROUP = r"""
+Parameters:
+  ComputeStackName: {Type: String}
+  FoundationStackName: {Type: String}
+Resources:
+  TaskDefinition:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      Family: rig-nolog
+      Cpu: "256"
+      Memory: "512"
+      NetworkMode: awsvpc
+      RequiresCompatibilities: [FARGATE]
+      ContainerDefinitions:
+        - Name: app
+          Image: nginx:1.27
+          LogConfiguration:
+            LogDriver: awslogs
+            Options: {awslogs-group: rig-missing-group, awslogs-region: us-east-1, awslogs-stream-prefix: app}
+  Service:
+    Type: AWS::ECS::Service
+    Properties:
+      Cluster: {"Fn::ImportValue": !Sub "${ComputeStackName}--Cluster"}
+      LaunchType: FARGATE
+      TaskDefinition: !Ref TaskDefinition
+      DesiredCount: 1
+      NetworkConfiguration:
+        AwsvpcConfiguration:
+          Subnets: [{"Fn::ImportValue": !Sub "${FoundationStackName}--SubnetPrivateA"}]
+          SecurityGroups: [{"Fn::ImportValue": !Sub "${FoundationStackName}--AppSecurityGroup"}]
+"""
+
 def params(**values):
     return [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in values.items()]
 
 
 def tags(**values):
     return [{"Key": k, "Value": v} for k, v in values.items()]
+
+
+def eni_detail(task, name):
+    """A detail (privateIPv4Address, networkInterfaceId, ...) of an awsvpc task's ENI attachment."""
+    return next(d["value"] for d in task["attachments"][0]["details"] if d["name"] == name)
 
 
 def free_port():
@@ -859,6 +1200,70 @@ class RigMotoTest(unittest.TestCase):
             "secrets": {s["Name"] for s in self.client("secretsmanager").list_secrets()["SecretList"]},
             "exports": {e["Name"] for e in self.cf.list_exports()["Exports"]},
         }
+
+    # -- the application stack (15-22) --------------------------------------------------------
+
+    APP_STACK = "o-p-dev-app-api"
+
+    def app_environment(self):
+        """A public zone (made through the Route 53 API, as for a real domain), the foundation and a
+        Fargate compute stack; returns the zone id."""
+        zone = self.client("route53").create_hosted_zone(Name="example.com", CallerReference="rig")["HostedZone"]
+        self.foundation()
+        self.create("o-p-dev-compute-fargate", FARGATE, Environment="dev", FoundationStackName="o-p-dev-foundation")
+        return zone["Id"].split("/")[-1]
+
+    def app_values(self, zone, **overrides):
+        values = dict(
+            Environment="dev", AppName="api", FoundationStackName="o-p-dev-foundation",
+            ComputeStackName="o-p-dev-compute-fargate", LaunchType="FARGATE", ContainerImage="nginx:1.27",
+            ContainerPort=8080, ContainerCpu=256, ContainerMemory=512, TaskDesiredCount=2,
+            HealthCheckPath="/health", ListenerRulePriority=10, PreferredListenerRulePriority=25010,
+            HostName="o-dev-api.example.com", PreferredHostName="api.example.com", HostedZoneId=zone,
+            SsmEnvironmentNamespace="/o/p/env/dev/app/api", IamPath="/o/p/app/api/", ErrorAlarm="true",
+            AutoScalingMaxCapacity=4, AutoScalingMinCapacity=2,
+        )
+        values.update(overrides)
+        return values
+
+    def create_app(self, zone, **overrides):
+        """The app stack through a CREATE change set, as rig deploys it; returns its outputs."""
+        cs = self.change_set(self.APP_STACK, APP, kind="CREATE", **self.app_values(zone, **overrides))
+        self.cf.execute_change_set(ChangeSetName=cs["ChangeSetId"])
+        self.assertEqual(self.stack(self.APP_STACK)["StackStatus"], "CREATE_COMPLETE", self.events(self.APP_STACK)[:3])
+        return self.outputs(self.APP_STACK)
+
+    def update_app(self, zone, **overrides):
+        """An UPDATE change set of the app stack, executed; returns the described change set."""
+        cs = self.change_set(self.APP_STACK, APP, **self.app_values(zone, **overrides))
+        self.cf.execute_change_set(ChangeSetName=cs["ChangeSetId"])
+        self.assertEqual(self.stack(self.APP_STACK)["StackStatus"], "UPDATE_COMPLETE", self.events(self.APP_STACK)[:3])
+        return cs
+
+    def service(self, out):
+        """One DescribeServices of the app's service (each call is one poll: it moves rollouts on)."""
+        return self.client("ecs").describe_services(cluster=out["ClusterName"], services=[out["ServiceName"]])["services"][0]
+
+    @staticmethod
+    def rollout(service):
+        """[(status, task definition revision, rolloutState, running, pending, failed)] of the deployments."""
+        return [(d["status"], d["taskDefinition"].rsplit(":", 1)[1], d["rolloutState"], d["runningCount"],
+                 d["pendingCount"], d["failedTasks"]) for d in service["deployments"]]
+
+    def targets(self, out):
+        """{(ip, port): (state, reason)} of the app's target group."""
+        health = self.client("elbv2").describe_target_health(TargetGroupArn=out["TargetGroupArn"])
+        return {(t["Target"]["Id"], t["Target"]["Port"]): (t["TargetHealth"]["State"], t["TargetHealth"].get("Reason"))
+                for t in health["TargetHealthDescriptions"]}
+
+    def tasks(self, out, status):
+        ecs = self.client("ecs")
+        arns = ecs.list_tasks(cluster=out["ClusterName"], serviceName=out["ServiceName"], desiredStatus=status)["taskArns"]
+        return ecs.describe_tasks(cluster=out["ClusterName"], tasks=arns)["tasks"] if arns else []
+
+    def log_lines(self, out):
+        events = self.client("logs").filter_log_events(logGroupName=out["LogGroupName"], startTime=0)["events"]
+        return [(e["logStreamName"], e["message"]) for e in events]
 
     # -- 0. the launcher -----------------------------------------------------------------------
 
@@ -1347,6 +1752,358 @@ Outputs:
         self.assertIn(("Kept", "DELETE_SKIPPED"), self.statuses(stack_id))
         self.assertEqual([b["Name"] for b in s3.list_buckets()["Buckets"]], ["rig-kept"])
         self.assertEqual(s3.get_object(Bucket="rig-kept", Key="keep")["Body"].read(), b"k")
+
+    # -- 15. change sets: what refers to a replaced resource changes too --------------------------
+
+    def test_15_replacement_reaches_what_refers_to_it(self):
+        zone = self.app_environment()
+        out = self.create_app(zone)
+        cs = self.change_set(self.APP_STACK, APP, **self.app_values(zone, ContainerImage="nginx:1.28"))
+        changes = self.changes(cs)
+        self.assertEqual({k: (c["Action"], c["Replacement"]) for k, c in changes.items()},
+                         {"TaskDefinition": ("Modify", "True"), "Service": ("Modify", "False")})
+        self.assertEqual(changes["Service"]["Details"], [{
+            "Target": {"Attribute": "Properties", "Name": "TaskDefinition", "RequiresRecreation": "Never"},
+            "Evaluation": "Static", "ChangeSource": "ResourceReference", "CausingEntity": "TaskDefinition"}])
+        self.cf.execute_change_set(ChangeSetName=cs["ChangeSetId"])
+        new = self.outputs(self.APP_STACK)["TaskDefinitionArn"]
+        self.assertTrue(new.endswith(":2"))
+        self.assertEqual(self.service(out)["taskDefinition"], new)  # the service was updated after its task definition
+        ecs = self.client("ecs")
+        self.assertEqual(ecs.describe_task_definition(taskDefinition=out["TaskDefinitionArn"])["taskDefinition"]["status"],
+                         "INACTIVE")  # the replaced revision is deregistered
+
+    # -- 16. ECS service and task definition properties ------------------------------------------
+
+    def test_16_ecs_service_and_task_definition(self):
+        ecs, iam = self.client("ecs"), self.client("iam")
+        zone = self.app_environment()
+        out = self.create_app(zone)
+        foundation = self.outputs("o-p-dev-foundation")
+        service = self.service(out)
+        self.assertEqual((service["launchType"], service["platformVersion"], service["desiredCount"]), ("FARGATE", "LATEST", 2))
+        self.assertEqual(service["deploymentConfiguration"], {
+            "maximumPercent": 200, "minimumHealthyPercent": 100,
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True,
+                                         "thresholdConfiguration": {"type": "COUNT", "value": 3}}})
+        self.assertEqual(service["loadBalancers"],
+                         [{"targetGroupArn": out["TargetGroupArn"], "containerName": "api", "containerPort": 8080}])
+        self.assertEqual(service["networkConfiguration"], {"awsvpcConfiguration": {
+            "subnets": [foundation["SubnetPrivateA"], foundation["SubnetPrivateB"]],
+            "securityGroups": [foundation["AppSecurityGroup"]], "assignPublicIp": "DISABLED"}})
+        self.assertEqual(service["healthCheckGracePeriodSeconds"], 60)
+        self.assertEqual((service["propagateTags"], service["enableECSManagedTags"]), ("SERVICE", True))
+        self.assertEqual(service["taskDefinition"], out["TaskDefinitionArn"])
+        self.assertEqual(out["ServiceArn"], service["serviceArn"])
+
+        td = ecs.describe_task_definition(taskDefinition=out["TaskDefinitionArn"])["taskDefinition"]
+        self.assertEqual((td["family"], td["cpu"], td["memory"], td["networkMode"]), ("o-p-dev-app-api", "256", "512", "awsvpc"))
+        self.assertEqual(td["requiresCompatibilities"], ["FARGATE"])
+        roles = {r["Arn"]: r for r in iam.list_roles(PathPrefix="/o/p/app/api/")["Roles"]}
+        self.assertEqual({td["executionRoleArn"], td["taskRoleArn"]}, set(roles))
+        self.assertEqual({r["Path"] for r in roles.values()}, {"/o/p/app/api/"})
+        container = td["containerDefinitions"][0]
+        self.assertEqual((container["name"], container["image"], container["essential"]), ("api", "nginx:1.27", True))
+        self.assertEqual(container["portMappings"], [{"containerPort": 8080, "protocol": "tcp"}])
+        self.assertEqual({e["name"]: e["value"] for e in container["environment"]}, {
+            "APP_ENVIRONMENT": "dev", "AWS_REGION": "us-east-1", "AWS_ENV_PATH": "/o/p/env/dev/app/api",
+            "IMAGE": "nginx:1.27", "LOG_LEVEL": "info"})
+        self.assertEqual(container["secrets"], [{"name": "STRIPE_KEY", "valueFrom":
+            "arn:aws:ssm:us-east-1:123456789012:parameter/o/p/env/dev/app/api/STRIPE_KEY"}])
+        self.assertEqual(container["logConfiguration"], {"logDriver": "awslogs", "options": {
+            "awslogs-group": "o-p-dev-app-api", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "api"}})
+
+    # -- 17. deployments and their rollout state ---------------------------------------------------
+
+    def test_17_deployments(self):
+        zone = self.app_environment()
+        started = time.monotonic()
+        out = self.create_app(zone)
+        TIMINGS["app stack: create change set + execute (17 resources)"] = time.monotonic() - started
+        first = self.service(out)  # the first poll after the create: in progress
+        self.assertEqual(self.rollout(first), [("PRIMARY", "1", "IN_PROGRESS", 0, 2, 0)])
+        self.assertEqual((first["runningCount"], first["pendingCount"]), (0, 2))
+        self.assertRegex(first["deployments"][0]["id"], r"^ecs-svc/\d{19}$")
+        self.assertEqual([t["lastStatus"] for t in self.tasks(out, "RUNNING")], ["PENDING", "PENDING"])
+        done = self.service(out)
+        self.assertEqual(self.rollout(done), [("PRIMARY", "1", "COMPLETED", 2, 0, 0)])
+        self.assertEqual(done["deployments"][0]["id"], first["deployments"][0]["id"])
+        self.assertEqual(done["deployments"][0]["rolloutStateReason"], f"ECS deployment {done['deployments'][0]['id']} completed.")
+        self.assertEqual([e["message"].split(") ", 1)[1] for e in done["events"][:2]],
+                         ["has reached a steady state.", f"(deployment {done['deployments'][0]['id']}) deployment completed."])
+        running = self.tasks(out, "RUNNING")
+        self.assertEqual([t["lastStatus"] for t in running], ["RUNNING", "RUNNING"])
+        self.assertEqual({t["startedBy"] for t in running}, {done["deployments"][0]["id"]})
+        self.assertEqual({t["group"] for t in running}, {"service:" + out["ServiceName"]})
+
+        # a new image through a change set: a new PRIMARY deployment, the old one ACTIVE, then gone
+        self.update_app(zone, ContainerImage="nginx:1.28")
+        polls = [self.service(out) for _ in range(3)]
+        self.assertEqual(self.rollout(polls[0]), [("PRIMARY", "2", "IN_PROGRESS", 0, 2, 0),
+                                                  ("ACTIVE", "1", "COMPLETED", 2, 0, 0)])
+        self.assertNotEqual(polls[0]["deployments"][0]["id"], done["deployments"][0]["id"])
+        self.assertEqual(self.rollout(polls[1]), [("PRIMARY", "2", "COMPLETED", 2, 0, 0)])
+        self.assertEqual(polls[2]["deployments"], polls[1]["deployments"])  # stays so
+        self.assertEqual(polls[1]["taskDefinition"], self.outputs(self.APP_STACK)["TaskDefinitionArn"])
+        self.assertEqual({t["containers"][0]["image"] for t in self.tasks(out, "RUNNING")}, {"nginx:1.28"})
+        replaced = self.tasks(out, "STOPPED")
+        self.assertEqual({(t["stopCode"], t["taskDefinitionArn"][-2:]) for t in replaced}, {("ServiceSchedulerInitiated", ":1")})
+
+        # the desired count only: no new deployment; the counts follow after one poll
+        self.update_app(zone, ContainerImage="nginx:1.28", TaskDesiredCount=3)
+        scaled = [self.service(out) for _ in range(2)]
+        self.assertEqual(self.rollout(scaled[0]), [("PRIMARY", "2", "COMPLETED", 2, 1, 0)])
+        self.assertEqual(self.rollout(scaled[1]), [("PRIMARY", "2", "COMPLETED", 3, 0, 0)])
+        self.assertEqual(scaled[1]["deployments"][0]["id"], polls[1]["deployments"][0]["id"])
+        self.assertEqual((scaled[1]["desiredCount"], scaled[1]["runningCount"]), (3, 3))
+        self.assertEqual(len(self.tasks(out, "RUNNING")), 3)
+
+    # -- 18. crashing images: circuit breaker, rollback, stopped tasks --------------------------------
+
+    def test_18_crashing_image_rolls_back(self):
+        zone = self.app_environment()
+        out = self.create_app(zone)
+        self.service(out), self.service(out)
+        good = self.outputs(self.APP_STACK)["TaskDefinitionArn"]
+        before = {t["taskArn"] for t in self.tasks(out, "RUNNING")}
+        self.update_app(zone, ContainerImage="nginx:crash-1")
+        self.assertEqual(self.stack(self.APP_STACK)["StackStatus"], "UPDATE_COMPLETE")  # CloudFormation does not wait
+        crashing = self.outputs(self.APP_STACK)["TaskDefinitionArn"]
+        trying = self.service(out)
+        self.assertEqual(self.rollout(trying), [("PRIMARY", "2", "IN_PROGRESS", 0, 2, 0), ("ACTIVE", "1", "COMPLETED", 2, 0, 0)])
+        failed_id = trying["deployments"][0]["id"]
+        after = self.service(out)
+        self.assertEqual(self.rollout(after), [("PRIMARY", "1", "COMPLETED", 2, 0, 0), ("ACTIVE", "2", "FAILED", 0, 0, 3)])
+        failed = after["deployments"][1]
+        self.assertEqual((failed["id"], failed["rolloutStateReason"]),
+                         (failed_id, "ECS deployment circuit breaker: tasks failed to start."))
+        self.assertNotIn(after["deployments"][0]["id"], {failed_id, trying["deployments"][1]["id"]})  # a new deployment
+        self.assertEqual(after["taskDefinition"], good)
+        name = out["ServiceName"]
+        messages = [e["message"] for e in after["events"]]
+        self.assertIn(f"(service {name}) deployment {failed_id} deployment failed: tasks failed to start.", messages)
+        self.assertTrue(any(re.fullmatch(rf"\(service {name}\) has started 1 tasks: \(task [0-9a-f-]{{36}}\)\.", m)
+                            for m in messages), messages)
+        self.assertEqual(self.rollout(self.service(out)), [("PRIMARY", "1", "COMPLETED", 2, 0, 0)])  # the failed one goes
+
+        stopped = [t for t in self.tasks(out, "STOPPED") if t["taskDefinitionArn"] == crashing]
+        self.assertEqual(len(stopped), 3)
+        for task in stopped:
+            self.assertEqual((task["lastStatus"], task["stoppedReason"], task["stopCode"]),
+                             ("STOPPED", "Essential container in task exited", "EssentialContainerExited"))
+            self.assertEqual((task["containers"][0]["exitCode"], task["containers"][0]["reason"]),
+                             (1, "exit status 1 (crash image)"))
+            self.assertEqual(task["startedBy"], failed_id)
+        running = self.tasks(out, "RUNNING")
+        self.assertEqual({t["taskDefinitionArn"] for t in running}, {good})
+        self.assertFalse(before & {t["taskArn"] for t in running})  # the rollback's own tasks
+
+        # a crashing first deployment has nothing to roll back to: the service runs nothing
+        self.delete(self.APP_STACK)
+        out = self.create_app(zone, ContainerImage="nginx:crash-2", ListenerRulePriority=11,
+                              PreferredListenerRulePriority=25011)
+        self.service(out)
+        first = self.service(out)
+        revision = out["TaskDefinitionArn"].rsplit(":", 1)[1]  # the family's revisions go on
+        self.assertEqual(self.rollout(first), [("PRIMARY", revision, "FAILED", 0, 0, 3)])
+        self.assertEqual((first["runningCount"], first["pendingCount"]), (0, 0))
+        self.assertEqual(self.tasks(out, "RUNNING"), [])
+
+    # -- 19. target health ---------------------------------------------------------------------
+
+    def test_19_target_health(self):
+        elb = self.client("elbv2")
+        zone = self.app_environment()
+        out = self.create_app(zone)
+        foundation = self.outputs("o-p-dev-foundation")
+        self.service(out)
+        pending = self.targets(out)
+        self.assertEqual(set(pending.values()), {("initial", "Elb.RegistrationInProgress")})
+        self.service(out)
+        healthy = self.targets(out)
+        self.assertEqual(len(healthy), 2)
+        self.assertEqual(set(healthy.values()), {("healthy", None)})
+        self.assertEqual(set(healthy), {(eni_detail(t, "privateIPv4Address"), 8080) for t in self.tasks(out, "RUNNING")})
+        subnets = {s["SubnetId"]: s["CidrBlock"] for s in self.client("ec2").describe_subnets(
+            SubnetIds=[foundation["SubnetPrivateA"], foundation["SubnetPrivateB"]])["Subnets"]}
+        self.assertEqual({ip.rsplit(".", 1)[0] for ip, _ in healthy},
+                         {cidr.rsplit(".", 1)[0] for cidr in subnets.values()})  # one task in each private subnet
+        enis = self.client("ec2").describe_network_interfaces()["NetworkInterfaces"]
+        self.assertTrue({ip for ip, _ in healthy} <= {e["PrivateIpAddress"] for e in enis})
+
+        self.update_app(zone, ContainerImage="nginx:crash-1")
+        self.service(out)
+        trying = self.targets(out)
+        self.assertEqual(sorted(trying.values()), [("healthy", None)] * 2 + [("unhealthy", "Target.FailedHealthChecks")] * 2)
+        description = elb.describe_target_health(TargetGroupArn=out["TargetGroupArn"])["TargetHealthDescriptions"]
+        self.assertIn("Health checks failed", {t["TargetHealth"].get("Description") for t in description})
+        self.service(out)  # failed, rolled back
+        after = self.targets(out)
+        self.assertEqual(sorted(s for s, _ in after.values() if s != "draining"), ["healthy", "healthy"])
+        self.assertNotIn("unhealthy", {s for s, _ in after.values()})
+        self.service(out)
+        self.assertEqual(sorted(self.targets(out).values()), [("healthy", None)] * 2)
+        one = next(iter(self.targets(out)))
+        named = elb.describe_target_health(TargetGroupArn=out["TargetGroupArn"], Targets=[{"Id": one[0], "Port": 8080}])
+        self.assertEqual([t["TargetHealth"]["State"] for t in named["TargetHealthDescriptions"]], ["healthy"])
+
+        # a target group with registered targets keeps moto's answer
+        group = elb.create_target_group(Name="rig-explicit", Protocol="HTTP", Port=80, VpcId=foundation["VpcId"],
+                                        TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+        elb.register_targets(TargetGroupArn=group, Targets=[{"Id": "10.20.10.99", "Port": 80}])
+        explicit = elb.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+        self.assertEqual([(t["Target"]["Id"], t["TargetHealth"]["State"]) for t in explicit], [("10.20.10.99", "healthy")])
+
+    # -- 20. task logs -------------------------------------------------------------------------
+
+    def test_20_task_logs(self):
+        zone = self.app_environment()
+        out = self.create_app(zone)
+        self.service(out), self.service(out)
+        lines = self.log_lines(out)
+        tasks = {t["taskArn"].rsplit("/", 1)[1] for t in self.tasks(out, "RUNNING")}
+        self.assertEqual({stream for stream, _ in lines}, {f"api/api/{task}" for task in tasks})
+        self.assertEqual(sorted(m for _, m in lines), ["listening on port 8080"] * 2 + ["starting nginx:1.27"] * 2)
+        self.update_app(zone, ContainerImage="nginx:crash-1")
+        self.service(out), self.service(out)
+        errors = [m for _, m in self.log_lines(out) if "ERROR" in m]
+        self.assertEqual(errors, ["ERROR crash image: exiting with status 1"] * 3)
+        matched = self.client("logs").filter_log_events(logGroupName=out["LogGroupName"], filterPattern="ERROR")["events"]
+        self.assertEqual(len(matched), 3)
+
+        # no log group: nothing written, no group created behind the stack's back
+        self.create("rig-nolog", NO_LOG_GROUP, ComputeStackName="o-p-dev-compute-fargate",
+                    FoundationStackName="o-p-dev-foundation")
+        ecs = self.client("ecs")
+        arn = ecs.list_services(cluster=out["ClusterName"])["serviceArns"]
+        self.assertEqual(len(arn), 2)
+        ecs.describe_services(cluster=out["ClusterName"], services=arn)
+        ecs.describe_services(cluster=out["ClusterName"], services=arn)
+        groups = {g["logGroupName"] for g in self.client("logs").describe_log_groups()["logGroups"]}
+        self.assertNotIn("rig-missing-group", groups)
+
+    # -- 21. Application Auto Scaling ----------------------------------------------------------------
+
+    def test_21_autoscaling(self):
+        aas = self.client("application-autoscaling")
+        zone = self.app_environment()
+        out = self.create_app(zone)
+        resource_id = f"service/{out['ClusterName']}/{out['ServiceName']}"
+        target = aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+        self.assertEqual([(t["ResourceId"], t["ScalableDimension"], t["MinCapacity"], t["MaxCapacity"]) for t in target],
+                         [(resource_id, "ecs:service:DesiredCount", 2, 4)])
+        policy = aas.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
+        self.assertEqual([(p["PolicyName"], p["PolicyType"], p["ResourceId"]) for p in policy],
+                         [("o-p-dev-app-api-cpu", "TargetTrackingScaling", resource_id)])
+        conf = policy[0]["TargetTrackingScalingPolicyConfiguration"]
+        self.assertEqual((conf["TargetValue"], conf["PredefinedMetricSpecification"]["PredefinedMetricType"]),
+                         (60.0, "ECSServiceAverageCPUUtilization"))
+        resources = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                     for r in self.cf.describe_stack_resources(StackName=self.APP_STACK)["StackResources"]}
+        self.assertEqual(resources["ScalableTarget"], f"{resource_id}|ecs:service:DesiredCount|ecs")
+        self.assertEqual(resources["ScalingPolicy"], policy[0]["PolicyARN"])
+
+        self.update_app(zone, AutoScalingMaxCapacity=6)
+        self.assertEqual(aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"][0]["MaxCapacity"], 6)
+        self.update_app(zone, AutoScalingMaxCapacity=0)  # the condition compares the Number with "0"
+        self.assertEqual(aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"], [])
+        self.assertEqual(aas.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"], [])
+
+    # -- 22. the other types of an app stack; its teardown -----------------------------------------
+
+    def test_22_app_stack_types_and_teardown(self):
+        ecs, elb, r53, logs, kms, sns, iam, ec2 = (self.client(s) for s in (
+            "ecs", "elbv2", "route53", "logs", "kms", "sns", "iam", "ec2"))
+        zone = self.app_environment()
+        foundation = self.outputs("o-p-dev-foundation")
+
+        # foundation: KMS key with its policy, alias, topic encrypted with it, topic policy
+        key = kms.describe_key(KeyId="alias/o-p-dev-foundation-operations")["KeyMetadata"]
+        self.assertEqual((key["KeyState"], key["Enabled"]), ("Enabled", True))
+        self.assertTrue(kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"])
+        key_policy = json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+        self.assertEqual(key_policy["Statement"][1]["Principal"]["Service"], ["cloudwatch.amazonaws.com", "events.amazonaws.com"])
+        topic = sns.get_topic_attributes(TopicArn=foundation["OperationsTopic"])["Attributes"]
+        self.assertEqual(topic["KmsMasterKeyId"], key["KeyId"])
+        topic_policy = json.loads(topic["Policy"])
+        self.assertEqual(topic_policy["Statement"][0]["Action"], "sns:Publish")
+        self.assertEqual(topic_policy["Statement"][0]["Condition"], {"StringEquals": {"aws:SourceAccount": "123456789012"}})
+
+        out = self.create_app(zone)
+        self.service(out), self.service(out)
+        records = r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+        aliases = {r["Name"]: r["AliasTarget"] for r in records if r["Type"] == "A"}
+        self.assertEqual(set(aliases), {"o-dev-api.example.com.", "api.example.com."})
+        self.assertEqual(aliases["api.example.com."]["DNSName"], foundation["AlbDnsName"])
+        self.assertEqual(aliases["api.example.com."]["HostedZoneId"], foundation["AlbCanonicalHostedZoneId"])
+        soa = next(r for r in records if r["Type"] == "SOA")["ResourceRecords"][0]["Value"]
+        self.assertRegex(soa, r"^ns-\d+\.awsdns-\d+\.com\. hostmaster\.example\.com\. 1 ")
+
+        group = elb.describe_target_groups(TargetGroupArns=[out["TargetGroupArn"]])["TargetGroups"][0]
+        self.assertEqual((group["TargetType"], group["Port"], group["HealthCheckPath"], group["Matcher"]["HttpCode"]),
+                         ("ip", 8080, "/health", "200-399"))
+        self.assertEqual(len(group["LoadBalancerArns"]), 1)
+        attributes = {a["Key"]: a["Value"] for a in elb.describe_target_group_attributes(
+            TargetGroupArn=out["TargetGroupArn"])["Attributes"]}
+        self.assertEqual(attributes["deregistration_delay.timeout_seconds"], "30")
+
+        def rules():
+            return {r["RuleArn"]: (r["Priority"], r["Conditions"][0]["HostHeaderConfig"]["Values"] if r["Conditions"] else [])
+                    for r in elb.describe_rules(ListenerArn=foundation["HttpsListener"])["Rules"]}
+
+        before = rules()
+        self.assertEqual(sorted(before.values()), [("10", ["o-dev-api.example.com"]), ("25010", ["api.example.com"]),
+                                                   ("default", [])])
+        cs = self.update_app(zone, ListenerRulePriority=12, PreferredListenerRulePriority=25012, LogRetentionInDays=30)
+        self.assertEqual({k: (c["Action"], c["Replacement"]) for k, c in self.changes(cs).items()},
+                         {"ListenerRule": ("Modify", "False"), "PreferredListenerRule": ("Modify", "False"),
+                          "LogGroup": ("Modify", "False")})
+        after = rules()
+        self.assertEqual(set(after), set(before))  # updated in place
+        self.assertEqual(sorted(after.values()), [("12", ["o-dev-api.example.com"]), ("25012", ["api.example.com"]),
+                                                  ("default", [])])
+        group_log = logs.describe_log_groups(logGroupNamePrefix=out["LogGroupName"])["logGroups"][0]
+        self.assertEqual(group_log["retentionInDays"], 30)
+
+        # without a preferred host name its rule and record go
+        self.update_app(zone, ListenerRulePriority=12, PreferredListenerRulePriority=25012, LogRetentionInDays=30,
+                        PreferredHostName="")
+        self.assertEqual(sorted(rules().values()), [("12", ["o-dev-api.example.com"]), ("default", [])])
+        self.assertEqual([r["Name"] for r in r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+                          if r["Type"] == "A"], ["o-dev-api.example.com."])
+
+        # DeleteStack leaves nothing behind
+        self.update_app(zone, ListenerRulePriority=12, PreferredListenerRulePriority=25012, LogRetentionInDays=30,
+                        PreferredHostName="", ContainerImage="nginx:1.28")
+        self.service(out), self.service(out)
+        enis = {eni_detail(t, "networkInterfaceId") for t in self.tasks(out, "RUNNING")}
+        self.assertEqual(len(enis), 2)
+        self.assertEqual(len(ec2.describe_network_interfaces(NetworkInterfaceIds=list(enis))["NetworkInterfaces"]), 2)
+        started = time.monotonic()
+        self.delete(self.APP_STACK)
+        TIMINGS["app stack: delete"] = time.monotonic() - started
+        self.assertEqual(ecs.list_services(cluster=out["ClusterName"])["serviceArns"], [])
+        self.assertEqual(self.service(out)["status"], "INACTIVE")
+        self.assertEqual(ecs.list_task_definitions(familyPrefix="o-p-dev-app-api")["taskDefinitionArns"], [])
+        self.assertEqual(len(ecs.list_task_definitions(familyPrefix="o-p-dev-app-api", status="INACTIVE")["taskDefinitionArns"]), 2)
+        self.assertEqual(ecs.list_tasks(cluster=out["ClusterName"], desiredStatus="RUNNING")["taskArns"], [])
+        left = {e["NetworkInterfaceId"] for e in ec2.describe_network_interfaces()["NetworkInterfaces"]}
+        self.assertFalse(enis & left)  # the tasks' ENIs are gone
+        self.assertEqual(sorted(rules().values()), [("default", [])])
+        self.assertEqual(sorted(r["Type"] for r in r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]),
+                         ["NS", "SOA"])
+        self.assertEqual([g["TargetGroupArn"] for g in elb.describe_target_groups()["TargetGroups"]], [])
+        self.assertEqual(logs.describe_log_groups(logGroupNamePrefix="o-p-dev-app-api")["logGroups"], [])
+        self.assertEqual(iam.list_roles(PathPrefix="/o/p/app/")["Roles"], [])
+        self.assertEqual(self.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="ecs")
+                         ["ScalableTargets"], [])
+        self.assertEqual(self.client("cloudwatch").describe_alarms(AlarmNamePrefix="TargetTracking")["MetricAlarms"], [])
+
+        # the foundation's key is scheduled for deletion, its alias goes
+        self.delete("o-p-dev-compute-fargate")
+        self.delete("o-p-dev-foundation")
+        self.assertEqual(kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"], "PendingDeletion")
+        self.assertNotIn("alias/o-p-dev-foundation-operations", {a["AliasName"] for a in kms.list_aliases()["Aliases"]})
 
     # -- timing --------------------------------------------------------------------------------------
 

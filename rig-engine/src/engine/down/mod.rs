@@ -34,13 +34,15 @@ use crate::ownership::{self, Expected, NotOwned, Verdict};
 use crate::planner::RigletPlan;
 
 /// What to tear down.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct TeardownOptions {
     /// Also delete the riglet's SecureString parameters (secrets) within the scope.
     pub purge_secrets: bool,
     /// Only the orphans (`rig up --prune`): the planned stacks, their buckets and every
     /// parameter stay.
     pub orphans_only: bool,
+    /// Only this stack, chosen by exact name (`rig app delete`): no bucket or parameter goes.
+    pub only: Option<String>,
 }
 
 /// A bucket or ECR repository and how many objects (versions) or images it holds.
@@ -116,7 +118,10 @@ impl Engine {
         let chosen: Vec<_> = record
             .stacks
             .iter()
-            .filter(|s| !opts.orphans_only || s.orphan)
+            .filter(|s| match &opts.only {
+                Some(only) => s.name() == only,
+                None => !opts.orphans_only || s.orphan,
+            })
             .collect();
         let protected: Vec<String> = chosen
             .iter()
@@ -199,7 +204,7 @@ impl Engine {
         // Template buckets: the plan's, and those the chosen stacks name; kept while a stack
         // that stays uses one.
         let mut buckets: BTreeMap<String, Expected> = BTreeMap::new();
-        if !opts.orphans_only {
+        if !opts.orphans_only && opts.only.is_none() {
             for b in &plan.buckets {
                 buckets.insert(b.name.clone(), b.expected(names));
             }
@@ -219,7 +224,7 @@ impl Engine {
             .chain(
                 plan.stacks
                     .iter()
-                    .filter(|_| opts.orphans_only)
+                    .filter(|_| opts.orphans_only || opts.only.is_some())
                     .map(|s| s.template_bucket.as_str()),
             )
             .collect();
@@ -255,7 +260,7 @@ impl Engine {
             });
         }
 
-        if !opts.orphans_only {
+        if !opts.orphans_only && opts.only.is_none() {
             self.doomed_parameters(plan, opts, &mut t, &mut refused)
                 .await?;
         }
