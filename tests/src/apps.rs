@@ -206,6 +206,7 @@ impl AppApi {
         arn: &str,
         launch: &str,
         image: &str,
+        log_level: &str,
     ) -> Result<()> {
         let out = self
             .ecs
@@ -245,7 +246,7 @@ impl AppApi {
                 .filter_map(|kv| Some((kv.name()?, kv.value()?)))
                 .collect();
             ensure!(
-                vars.get("LOG_LEVEL") == Some(&"info") && vars.get("FEATURE_X") == Some(&"true"),
+                vars.get("LOG_LEVEL") == Some(&log_level) && vars.get("FEATURE_X") == Some(&"true"),
                 "{env}/api: variables {vars:?}"
             );
             let secret = c
@@ -386,7 +387,7 @@ pub fn run(rig: &Rig, aws: &LocalAws, c: Combination, zone: &str) -> Result<()> 
                 desired == if env == "integration" { 1 } else { 2 },
                 "{s}: desired {desired}"
             );
-            rt.block_on(api.verify_task_definition(env, app, &td, launch, GOOD_IMAGE))?;
+            rt.block_on(api.verify_task_definition(env, app, &td, launch, GOOD_IMAGE, "info"))?;
             let res = rt.block_on(api.resources(&s))?;
             let alarm = res.contains("ErrorLogAlarm") && res.contains("ErrorMetricFilter");
             ensure!(
@@ -418,7 +419,53 @@ pub fn run(rig: &Rig, aws: &LocalAws, c: Combination, zone: &str) -> Result<()> 
         );
     }
 
-    // 4. scale
+    // 4. plan: nothing to change; then a variable changed in rig.toml: plan shows the api
+    //    stacks, `up` updates them (and waits for their rollouts), images kept
+    let plan = rig.output(&["plan"])?;
+    ensure!(
+        plan.status.code() == Some(0),
+        "plan after app deploys: {}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+    let text = std::fs::read_to_string(&rig.config)?;
+    std::fs::write(
+        &rig.config,
+        text.replace("LOG_LEVEL = \"info\"", "LOG_LEVEL = \"debug\""),
+    )?;
+    let plan = rig.output(&["plan"])?;
+    let shown = String::from_utf8_lossy(&plan.stdout);
+    ensure!(
+        plan.status.code() == Some(2),
+        "plan must show the change (exit 2):\n{shown}"
+    );
+    for env in ENVS {
+        ensure!(
+            shown.contains(&format!("{} ", stack(env, "api"))),
+            "plan does not show {}:\n{shown}",
+            stack(env, "api")
+        );
+    }
+    let up = json(&rig.ok(&["up", "--yes", "--json"])?)?;
+    for s in up["stacks"].as_array().into_iter().flatten() {
+        let name = s["name"].as_str().unwrap_or_default();
+        let want = if name.ends_with("-app-api") {
+            "updated"
+        } else {
+            "unchanged"
+        };
+        ensure!(
+            s["outcome"] == want,
+            "up after a variable change: {name} is {}",
+            s["outcome"]
+        );
+    }
+    for env in ENVS {
+        let (_, td, rollout, _, _) = rt.block_on(api.service(&stack(env, "api")))?;
+        ensure!(rollout == "COMPLETED", "{env}/api after up: {rollout}");
+        rt.block_on(api.verify_task_definition(env, "api", &td, launch, GOOD_IMAGE, "debug"))?;
+    }
+
+    // 5. scale
     rig.ok(&[
         "app", "scale", "--env", "staging", "--app", "web", "--tasks", "3",
     ])?;
@@ -428,7 +475,7 @@ pub fn run(rig: &Rig, aws: &LocalAws, c: Combination, zone: &str) -> Result<()> 
         "after scale: {running}/{desired}"
     );
 
-    // 5. a crashing image fails fast, says why, and the previous version keeps serving
+    // 6. a crashing image fails fast, says why, and the previous version keeps serving
     let (_, before, _, _, _) = rt.block_on(api.service(&stack("staging", "api")))?;
     let t = Instant::now();
     let out = rig.output(&[
@@ -462,7 +509,7 @@ pub fn run(rig: &Rig, aws: &LocalAws, c: Combination, zone: &str) -> Result<()> 
         "the previous task definition must serve: {before} vs {now} ({rollout})"
     );
 
-    // 6. logs and status
+    // 7. logs and status
     let logs = rig.ok(&[
         "app", "logs", "--env", "staging", "--app", "api", "--since", "1h",
     ])?;
@@ -482,7 +529,7 @@ pub fn run(rig: &Rig, aws: &LocalAws, c: Combination, zone: &str) -> Result<()> 
         );
     }
 
-    // 7. delete one app in one environment
+    // 8. delete one app in one environment
     rig.ok(&[
         "app",
         "delete",

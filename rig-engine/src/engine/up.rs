@@ -111,7 +111,9 @@ impl Engine {
             }
         }
         report.orphans = self.orphan_reports(&record).await?;
+        let watchers = self.app_watchers(plan, &record, &work).await?;
         report.stacks = self.deploy_graph(plan, &record, &work).await;
+        self.finish_rollouts(watchers, &mut report.stacks).await?;
         report.templates_uploaded = report.stacks.iter().filter(|s| s.template_uploaded).count();
         Ok(report)
     }

@@ -1574,7 +1574,8 @@ class ServiceRollout:
         else:
             extra = live[desired:]
             for t in extra:
-                self.stop(t, "ServiceSchedulerInitiated", f"Scaling activity initiated by (service {self.service.name})")
+                self.stop(t, "ServiceSchedulerInitiated",
+                          f"Scaling activity initiated by (service {self.service.name})")
             if extra:
                 self.event(f"has stopped {len(extra)} running tasks: " + self.task_list(extra) + ".")
             d.running, d.pending = min(d.running, desired), max(0, desired - d.running)

@@ -14,10 +14,12 @@
 //!   public zone named exactly like the domain.
 
 mod deploy;
+mod rollouts;
 mod view;
 mod watch;
 
 pub use deploy::{check_image, AppDeployReport, AppDeployRequest, AppOperation};
+pub use rollouts::UP_ROLLOUT_TIMEOUT;
 pub use view::{AppStatus, DeploymentStatus, TargetStatus};
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -352,3 +352,26 @@ fn a_scale_is_checked_against_the_compute_backend_before_any_call() {
         .to_string();
     assert!(e.contains("--tasks 5000 is more than 1000"), "{e}");
 }
+
+/// The production api stack as planned: its parameters and the rendered template, where the
+/// circuit breaker, the ERROR alarm (its condition), both roles and the inserted variables and
+/// secrets are visible.
+#[test]
+fn the_planned_app_stack_snapshot() {
+    let p = plan("");
+    let s = p.stack("acme-shop-production-app-api").unwrap();
+    let params: Vec<String> = s
+        .plan
+        .parameters
+        .iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect();
+    insta::assert_snapshot!(
+        "production_api",
+        format!(
+            "# parameters\n{}\n\n# template\n{}",
+            params.join("\n"),
+            s.plan.template_body
+        )
+    );
+}

@@ -46,6 +46,11 @@ impl<'e> Watcher<'e> {
         w
     }
 
+    /// The app stack watched.
+    pub(crate) fn stack(&self) -> &str {
+        &self.stack
+    }
+
     pub(crate) fn adopt_outputs(&mut self, st: &StackState) {
         if let Some(c) = st.output("ClusterName") {
             self.cluster = Some(c.to_string());
