@@ -162,8 +162,8 @@ impl AppApi {
             .collect())
     }
 
-    /// The app's service: (launch type, PRIMARY deployment's task definition, rollout state,
-    /// desired, running).
+    /// The app's service: (where it runs: its launch type, or its capacity providers joined by
+    /// `,`; PRIMARY deployment's task definition, rollout state, desired, running).
     async fn service(&self, stack: &str) -> Result<(String, String, String, i32, i32)> {
         let o = self.outputs(stack).await?;
         let (cluster, service) = (&o["ClusterName"], &o["ServiceArn"]);
@@ -186,7 +186,13 @@ impl AppApi {
         Ok((
             s.launch_type()
                 .map(|l| l.as_str().to_string())
-                .unwrap_or_default(),
+                .unwrap_or_else(|| {
+                    s.capacity_provider_strategy()
+                        .iter()
+                        .map(|c| c.capacity_provider())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }),
             primary.task_definition().unwrap_or_default().to_string(),
             primary
                 .rollout_state()
@@ -378,7 +384,20 @@ pub fn run(rig: &Rig, aws: &LocalAws, c: Combination, zone: &str) -> Result<()> 
             );
             let s = stack(env, app);
             let (lt, td, rollout, desired, running) = rt.block_on(api.service(&s))?;
-            ensure!(lt == launch, "{s}: launch type {lt}, expected {launch}");
+            // No launch type: the cluster's default capacity provider strategy, i.e. Fargate's,
+            // or the ecs-ec2 hosts' own capacity provider.
+            let providers = if c.compute == "ecs-ec2" {
+                rt.block_on(api.outputs(&format!("acme-shop-{env}-compute-ecs")))?
+                    .remove("CapacityProviderName")
+                    .unwrap_or_default()
+            } else {
+                // FARGATE_SPOT is in the strategy with the backend's spot weight (0 here).
+                "FARGATE,FARGATE_SPOT".to_string()
+            };
+            ensure!(
+                !providers.is_empty() && lt == providers,
+                "{s}: runs on {lt}, expected the capacity providers {providers}"
+            );
             ensure!(
                 rollout == "COMPLETED" && desired == running,
                 "{s}: rollout {rollout}, {running}/{desired}"

@@ -1943,17 +1943,22 @@ def extend_ecs(ext) -> None:
             return value.arn
         return backend.describe_task_definition(value).arn if value else None
 
-    def service_settings(p, backend):
-        """The service settings rig's template gives, in the shape moto's Service keeps them."""
+    def service_settings(p, backend, cluster=None):
+        """The service settings rig's template gives, in the shape moto's Service keeps them. With
+        neither LaunchType nor CapacityProviderStrategy the service takes the cluster's default
+        capacity provider strategy, as on AWS."""
         lbs = [dict(lb, containerPort=_int(lb.get("containerPort"))) for lb in _camel(p.get("LoadBalancers") or [])]
         net = _camel(p.get("NetworkConfiguration")) or None
+        strategy = _camel(p.get("CapacityProviderStrategy")) or []
+        if not strategy and not p.get("LaunchType") and cluster in backend.clusters:
+            strategy = list(backend.clusters[cluster].default_capacity_provider_strategy or [])
         return {
             "task_definition": task_definition_arn(backend, p.get("TaskDefinition")),
             "load_balancers": [{k: v for k, v in lb.items() if v is not None} for lb in lbs],
             "network_configuration": net,
             "launch_type": p.get("LaunchType"),
             "platform_version": p.get("PlatformVersion"),
-            "capacity_provider_strategy": _camel(p.get("CapacityProviderStrategy")) or [],
+            "capacity_provider_strategy": strategy,
         }
 
     def configure(service, p):
@@ -1972,7 +1977,7 @@ def extend_ecs(ext) -> None:
         backend = ecs_backends[account_id][region_name]
         cluster = p.get("Cluster") or "default"
         cluster = getattr(cluster, "name", cluster).split("/")[-1]
-        s = service_settings(p, backend)
+        s = service_settings(p, backend, cluster)
         service = backend.create_service(
             cluster, p.get("ServiceName") or resource_name, _int(p.get("DesiredCount"), 1),
             task_definition_str=s["task_definition"], load_balancers=s["load_balancers"],
@@ -2005,7 +2010,7 @@ def extend_ecs(ext) -> None:
             backend.delete_service(service.cluster_name, service.name, force=True)
             return create_service(cls, p.get("ServiceName") or new_resource_name, cloudformation_json, account_id,
                                   region_name)
-        s = service_settings(p, backend)
+        s = service_settings(p, backend, cluster)
         redeploy = any(getattr(service, k) != v for k, v in s.items() if k != "capacity_provider_strategy")
         for key, value in s.items():
             setattr(service, key, value)

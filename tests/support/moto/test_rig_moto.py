@@ -934,7 +934,6 @@ Resources:
     DependsOn: ListenerRule
     Properties:
       Cluster: {"Fn::ImportValue": !Sub "${ComputeStackName}--Cluster"}
-      LaunchType: !Ref LaunchType
       PlatformVersion: !If [IsFargate, LATEST, !Ref AWS::NoValue]
       TaskDefinition: !Ref TaskDefinition
       DesiredCount: !Ref TaskDesiredCount
@@ -1781,7 +1780,10 @@ Outputs:
         out = self.create_app(zone)
         foundation = self.outputs("o-p-dev-foundation")
         service = self.service(out)
-        self.assertEqual((service["launchType"], service["platformVersion"], service["desiredCount"]), ("FARGATE", "LATEST", 2))
+        # No LaunchType in the template: the cluster's default capacity provider strategy.
+        self.assertNotIn("launchType", service)
+        self.assertEqual([c["capacityProvider"] for c in service["capacityProviderStrategy"]], ["FARGATE"])
+        self.assertEqual((service["platformVersion"], service["desiredCount"]), ("LATEST", 2))
         self.assertEqual(service["deploymentConfiguration"], {
             "maximumPercent": 200, "minimumHealthyPercent": 100,
             "deploymentCircuitBreaker": {"enable": True, "rollback": True,
