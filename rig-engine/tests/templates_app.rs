@@ -358,7 +358,12 @@ fn service_runs_in_the_private_subnets_behind_its_listener_rule() {
     assert_eq!(resource(&t, "Service")["DependsOn"], "ListenerRule");
     let service = props(&t, "Service");
     assert_eq!(service["Cluster"], import("ComputeStackName", "Cluster"));
-    assert_eq!(service["LaunchType"], r("LaunchType"));
+    // No launch type: the cluster's default capacity provider strategy decides.
+    assert!(service.get("LaunchType").is_none(), "{service}");
+    assert!(
+        service.get("CapacityProviderStrategy").is_none(),
+        "{service}"
+    );
     assert_eq!(service["DesiredCount"], r("TaskDesiredCount"));
     assert_eq!(
         service["HealthCheckGracePeriodSeconds"],

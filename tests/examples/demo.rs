@@ -1,5 +1,5 @@
 //! `cargo xtask demo`: a whole riglet (fargate + aurora-serverless, three environments) up,
-//! status, outputs, plan (no changes), an app deployed to staging and production and its
+//! status, outputs, plan (no changes), an app deployed to every environment and its
 //! status, then down, against the local AWS emulator.
 
 use std::process::Command;
@@ -84,7 +84,7 @@ fn main() -> Result<()> {
     run(&mut rig(&["outputs", "--env", "production"]))?;
     run(&mut rig(&["plan"]))
         .context("`rig plan` right after `rig up` must report no changes (exit 0)")?;
-    for env in ["staging", "production"] {
+    for env in ["integration", "staging", "production"] {
         run(&mut rig(&[
             "app", "deploy", "--env", env, "--app", "api", "--image", GOOD_IMAGE,
         ]))?;

@@ -137,6 +137,39 @@ impl AppApi {
             .collect())
     }
 
+    async fn parameters(&self, stack: &str) -> Result<BTreeMap<String, String>> {
+        let out = self.cfn.describe_stacks().stack_name(stack).send().await?;
+        let s = out
+            .stacks()
+            .first()
+            .ok_or_else(|| anyhow!("{stack} not found"))?;
+        Ok(s.parameters()
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p.parameter_key()?.to_string(),
+                    p.parameter_value()?.to_string(),
+                ))
+            })
+            .collect())
+    }
+
+    /// The image of a task definition's first container.
+    async fn image_of(&self, task_definition: &str) -> Result<String> {
+        let out = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(task_definition)
+            .send()
+            .await?;
+        Ok(out
+            .task_definition()
+            .and_then(|t| t.container_definitions().first())
+            .and_then(|c| c.image())
+            .unwrap_or_default()
+            .to_string())
+    }
+
     async fn exists(&self, stack: &str) -> Result<bool> {
         match self.cfn.describe_stacks().stack_name(stack).send().await {
             Ok(o) => Ok(o.stacks().first().is_some_and(|s| {
@@ -523,9 +556,39 @@ pub fn run(rig: &Rig, aws: &LocalAws, c: Combination, zone: &str) -> Result<()> 
         "stopped tasks' reasons must stream:\n{err}"
     );
     let (_, now, rollout, _, _) = rt.block_on(api.service(&stack("staging", "api")))?;
+    let (was, is) = (
+        rt.block_on(api.image_of(&before))?,
+        rt.block_on(api.image_of(&now))?,
+    );
     ensure!(
-        now == before && rollout == "COMPLETED",
-        "the previous task definition must serve: {before} vs {now} ({rollout})"
+        was == GOOD_IMAGE && is == GOOD_IMAGE && rollout == "COMPLETED",
+        "the previous image must serve: {before} ({was}) vs {now} ({is}, {rollout})"
+    );
+    // The stack is returned to the image that serves, so `up` and `plan` keep it.
+    ensure!(
+        err.contains(&format!("returned the stack to {GOOD_IMAGE}")),
+        "the failure must say the stack was returned to the serving image:\n{err}"
+    );
+    let params = rt.block_on(api.parameters(&stack("staging", "api")))?;
+    ensure!(
+        params.get("ContainerImage").map(String::as_str) == Some(GOOD_IMAGE),
+        "the stack names {:?} after the rollback",
+        params.get("ContainerImage")
+    );
+    // (web's scale is the one change plan shows: `rig up` would bring it back to rig.toml's.)
+    let plan = rig.output(&["plan"])?;
+    let shown = String::from_utf8_lossy(&plan.stdout);
+    let api_line = shown
+        .lines()
+        .find(|l| l.starts_with(&format!("{} ", stack("staging", "api"))))
+        .unwrap_or_default();
+    ensure!(
+        api_line.ends_with("unchanged"),
+        "plan after a rolled-back deploy must leave the api stack as it is:\n{shown}"
+    );
+    ensure!(
+        shown.contains(&format!("{} ", stack("staging", "web"))) && plan.status.code() == Some(2),
+        "plan must show web's scale going back to rig.toml's count:\n{shown}"
     );
 
     // 7. logs and status

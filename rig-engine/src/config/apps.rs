@@ -138,6 +138,18 @@ pub(super) fn resolve(
                 apps[j].key()
             ));
         }
+        if let Some(sub) = app.subdomain.as_ref().filter(|_| app.branch.is_none()) {
+            let other = apps
+                .iter()
+                .position(|o| o.branch.is_none() && o.subdomain.as_ref() == Some(sub));
+            if let Some(j) = other {
+                problems.push(format!(
+                    "`{key}.subdomain`: {sub} is already the subdomain of app {} (`apps[{j}]`); \
+                     one host name serves one app: pick another",
+                    apps[j].key()
+                ));
+            }
+        }
         if let Some(p) = app.priority {
             if let Some(j) = apps.iter().position(|o| o.priority == Some(p)) {
                 problems.push(format!(
@@ -299,6 +311,17 @@ fn resolve_one(
             cpu_target: cpu_target.unwrap_or(60),
         }
     });
+    if let Some(a) = autoscaling.filter(|a| a.min <= a.max) {
+        for (env, n) in &desired_count {
+            if *n < a.min || *n > a.max {
+                problems.push(format!(
+                    "`{key}.desired_count`: {n} in {env} is outside autoscaling's {}–{}; \
+                     give a count in that range (or widen min / max)",
+                    a.min, a.max
+                ));
+            }
+        }
+    }
     AppSpec {
         name: a.name.clone(),
         branch: a.branch.clone(),

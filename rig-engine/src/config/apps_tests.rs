@@ -90,7 +90,7 @@ branch = "feature/Login"
 port = 8080
 cpu = 1024
 memory = 3072
-desired_count = { production = 3 }
+desired_count = { integration = 2, production = 3 }
 health_check_path = "/health"
 health_check_grace_period = 120
 subdomain = "api"
@@ -108,7 +108,7 @@ cpu_target = 70
     assert_eq!(a.branch_safe().as_deref(), Some("feature-login"));
     assert_eq!((a.cpu, a.memory), (1024, 3072));
     assert_eq!(a.desired_count["production"], 3);
-    assert_eq!(a.desired_count["integration"], 1);
+    assert_eq!(a.desired_count["integration"], 2);
     assert_eq!(a.priority, Some(120));
     assert_eq!(a.subdomain.as_deref(), Some("api"));
     let env: Vec<(&str, &str)> = a

@@ -323,3 +323,21 @@ fn a_pipeline_deploys_the_app_it_names_or_the_one_named_like_its_repository() {
         "{msg}"
     );
 }
+
+#[test]
+fn two_apps_with_one_subdomain_are_refused_and_counts_stay_within_autoscaling() {
+    let ov = Overrides::default();
+    let two = "[[apps]]\nname = \"api\"\nport = 80\nsubdomain = \"www\"\n\
+               [[apps]]\nname = \"web\"\nport = 81\nsubdomain = \"www\"\n";
+    let msg = problems(&format!("{GOOD}{two}"), &ov);
+    assert!(
+        msg.contains("`apps[1].subdomain`: www is already the subdomain of app api"),
+        "{msg}"
+    );
+    assert!(msg.contains("pick another"), "{msg}");
+    let scaled = "[[apps]]\nname = \"api\"\nport = 80\ndesired_count = 1\n\
+                  [apps.autoscaling]\nmin = 2\nmax = 4\n";
+    let msg = problems(&format!("{GOOD}{scaled}"), &ov);
+    assert!(msg.contains("`apps[0].desired_count`: 1 in"), "{msg}");
+    assert!(msg.contains("outside autoscaling's 2–4"), "{msg}");
+}

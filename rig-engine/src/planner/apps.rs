@@ -205,7 +205,8 @@ impl Ctx<'_> {
             .map(|s| SecretRequirement {
                 name: s.clone(),
                 ssm_path: format!("{namespace}/{s}"),
-                description: format!("secret {s} of app {} in {}", app.key(), env.name),
+                // The prompt adds the environment.
+                description: format!("secret {s} of app {}", app.key()),
                 min_length: 1,
                 forbidden_chars: String::new(),
             })

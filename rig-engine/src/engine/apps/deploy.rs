@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use rig_core::Role;
 use serde::Serialize;
 
+use crate::cloud::apps::ServiceView;
 use crate::cloud::cfn::{Backoff, StackError, StackState};
 use crate::engine::apps::watch::Watcher;
 use crate::engine::apps::{AppError, ImageChoice};
@@ -155,22 +156,40 @@ impl Engine {
         let live = record.state(&stack).cloned();
         let mut watcher = Watcher::new(self, &stack, cluster, live.as_ref());
         watcher.before().await?;
-        let outcome = self
-            .change(&planned, live, &req.operation, &mut watcher)
-            .await?;
-
-        let after = self.stacks().describe(&stack).await?;
-        let after = after.ok_or_else(|| StackError::Failed {
-            stack: stack.clone(),
-            status: "DELETED".into(),
-            reasons: vec!["the stack disappeared while rig waited for it".into()],
-            resources: vec![],
-        })?;
-        if let Some(td) = after.output("TaskDefinitionArn") {
-            watcher.watch.expect(td.to_string());
-        }
-        watcher.adopt_outputs(&after);
-        let (view, deployment, task_definition) = watcher.until_done(req.rollout_timeout).await?;
+        let previous_image = live
+            .as_ref()
+            .and_then(|l| l.parameter("ContainerImage"))
+            .map(str::to_string);
+        self.note_resets(&planned, live.as_ref());
+        let done = self.roll_out(&planned, live, req, &mut watcher).await;
+        let (after, outcome, view, deployment, task_definition) = match done {
+            Ok(d) => d,
+            Err(EngineError::App(AppError::RolloutFailed {
+                stack,
+                reason,
+                rolled_back_to,
+                hint,
+            })) => {
+                let (rolled_back_to, hint) = match (rolled_back_to, previous_image) {
+                    (Some(td), Some(prev))
+                        if matches!(req.operation, AppOperation::Deploy { .. }) =>
+                    {
+                        let served = self.served(&td).await;
+                        let restored = self.restore_image(&stack, &prev).await;
+                        (Some(served), format!("{restored}; {hint}"))
+                    }
+                    (td, _) => (td, hint),
+                };
+                return Err(AppError::RolloutFailed {
+                    stack,
+                    reason,
+                    rolled_back_to,
+                    hint,
+                }
+                .into());
+            }
+            Err(e) => return Err(e),
+        };
         let urls = ["ApplicationUrl", "PreferredApplicationUrl"]
             .iter()
             .filter_map(|k| after.output(k).map(str::to_string))
@@ -191,6 +210,32 @@ impl Engine {
             seconds: t0.elapsed().as_secs_f64(),
             urls,
         })
+    }
+
+    /// The stack change, then the rollout: the stack as it is after, what happened to it, the
+    /// service, and the deployment and task definition that completed.
+    async fn roll_out(
+        &self,
+        planned: &PlannedStack,
+        live: Option<StackState>,
+        req: &AppDeployRequest,
+        watcher: &mut Watcher<'_>,
+    ) -> Result<(StackState, Outcome, ServiceView, String, String), EngineError> {
+        let stack = planned.plan.name.clone();
+        let outcome = self.change(planned, live, &req.operation, watcher).await?;
+        let after = self.stacks().describe(&stack).await?;
+        let after = after.ok_or_else(|| StackError::Failed {
+            stack: stack.clone(),
+            status: "DELETED".into(),
+            reasons: vec!["the stack disappeared while rig waited for it".into()],
+            resources: vec![],
+        })?;
+        if let Some(td) = after.output("TaskDefinitionArn") {
+            watcher.watch.expect(td.to_string());
+        }
+        watcher.adopt_outputs(&after);
+        let (view, deployment, task_definition) = watcher.until_done(req.rollout_timeout).await?;
+        Ok((after, outcome, view, deployment, task_definition))
     }
 
     /// The app stack's secrets: verified as this riglet's when they exist, asked for when not.

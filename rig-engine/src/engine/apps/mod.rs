@@ -14,6 +14,7 @@
 //!   public zone named exactly like the domain.
 
 mod deploy;
+mod recover;
 mod rollouts;
 mod view;
 mod watch;
@@ -35,7 +36,7 @@ use crate::priorities::{self, Claim, PriorityError};
 /// Why an application command (or the settling of app stacks) cannot go on.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("no app `{app}` in environment `{env}`: rig.toml's [[apps]] has {}\n  hint: add it to rig.toml, or pick one of those with --app", if available.is_empty() { "none".to_string() } else { available.join(", ") })]
+    #[error("no app `{app}` in environment `{env}`: rig.toml's [[apps]] has {}\n  hint: add it to rig.toml, or pick one of those with --app; an app stack no longer in rig.toml is an orphan, which `rig up --prune` deletes", if available.is_empty() { "none".to_string() } else { available.join(", ") })]
     Unknown {
         app: String,
         env: String,
@@ -72,7 +73,7 @@ pub enum AppError {
     BadImage { image: String, problem: String },
     #[error("rig app scale: {}\n  hint: {hint}", problems.join("; "))]
     BadScale { problems: Vec<String>, hint: String },
-    #[error("the rollout of {stack} failed: {reason}{}\n  hint: {hint}", rolled_back_to.as_ref().map(|t| format!("; ECS rolled the service back to {t}, which keeps serving")).unwrap_or_default())]
+    #[error("the rollout of {stack} failed: {}{}\n  hint: {hint}", reason.trim_end_matches('.'), rolled_back_to.as_ref().map(|t| format!("; ECS rolled the service back to {t}, which keeps serving")).unwrap_or_default())]
     RolloutFailed {
         stack: String,
         reason: String,
@@ -197,6 +198,14 @@ pub fn check_scale(
         .apps
         .iter()
         .find(|a| a.key() == app || (a.name == app && a.branch.is_none()));
+    if let (Some(t), Some(a)) = (tasks, spec.and_then(|s| s.autoscaling)) {
+        if t < a.min || t > a.max {
+            problems.push(format!(
+                "--tasks {t} is outside the app's autoscaling range {}–{}, which would move it back",
+                a.min, a.max
+            ));
+        }
+    }
     if let (Some(spec), true) = (spec, cpu.is_some() || memory.is_some()) {
         let (c, m) = (cpu.unwrap_or(spec.cpu), memory.unwrap_or(spec.memory));
         let mut size = Vec::new();
