@@ -2422,12 +2422,26 @@ def exit_when_stdin_closes() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+class OneAtATime:
+    """WSGI wrapper: requests are accepted concurrently but handled one at a time. moto's backends
+    are not thread-safe: a change set executing while a poll reads the same stack's resources or
+    service could fail one request with HTTP 500, which the SDK retries, executing it twice."""
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
 def serve(host: str, port: int) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
     os.environ.setdefault("MOTO_PORT", str(port))
-    server = make_server(host, port, DomainDispatcherApplication(create_backend_app), threaded=True,
+    server = make_server(host, port, OneAtATime(DomainDispatcherApplication(create_backend_app)), threaded=True,
                          request_handler=MotoRequestHandler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"rig-moto ready on http://{host}:{port}", flush=True)

@@ -175,8 +175,10 @@ impl Engine {
                         if matches!(req.operation, AppOperation::Deploy { .. }) =>
                     {
                         let served = self.served(&td).await;
-                        let restored = self.restore_image(&stack, &prev).await;
-                        (Some(served), format!("{restored}; {hint}"))
+                        match self.restore_image(&stack, &prev).await {
+                            Some(restored) => (Some(served), format!("{restored}; {hint}")),
+                            None => (Some(served), hint),
+                        }
                     }
                     (td, _) => (td, hint),
                 };

@@ -46,24 +46,25 @@ impl Engine {
 
     /// After ECS rolled a failed image back, puts the stack's `ContainerImage` back to `previous`
     /// when CloudFormation has not (the stack says UPDATE_COMPLETE with the failed image), so the
-    /// stack says what serves and `rig up` keeps it. Returns what was done, for the hint.
-    pub(super) async fn restore_image(&self, stack: &str, previous: &str) -> String {
+    /// stack says what serves and `rig up` keeps it. Returns what was done, for the hint (`None`:
+    /// CloudFormation is rolling the stack back itself, which the hint already says).
+    pub(super) async fn restore_image(&self, stack: &str, previous: &str) -> Option<String> {
         let state = match self.stacks().describe(stack).await {
             Ok(Some(s)) => s,
-            _ => return format!("look at {stack} with `rig status`"),
+            _ => return Some(format!("look at {stack} with `rig status`")),
         };
         if state.in_progress() {
-            return "CloudFormation is rolling the stack back on its own".into();
+            return None;
         }
         if state.parameter("ContainerImage") == Some(previous) {
-            return format!("the stack is back on {previous}");
+            return Some(format!("the stack is back on {previous}"));
         }
         self.events.note(format!(
             "{stack}: returning the stack to {previous}, the image ECS serves"
         ));
         let mut watcher = Watcher::new(self, stack, None, Some(&state));
         if watcher.before().await.is_err() {
-            return format!("deploy {previous} again with `rig app deploy`");
+            return Some(format!("deploy {previous} again with `rig app deploy`"));
         }
         let changed = self
             .stacks()
@@ -73,7 +74,7 @@ impl Engine {
             )
             .await;
         if let Err(e) = changed {
-            return format!("the stack still names the failed image ({e}); deploy {previous} again with `rig app deploy`");
+            return Some(format!("the stack still names the failed image ({e}); deploy {previous} again with `rig app deploy`"));
         }
         if let Ok(Some(after)) = self.stacks().describe(stack).await {
             if let Some(td) = after.output("TaskDefinitionArn") {
@@ -81,11 +82,11 @@ impl Engine {
             }
             watcher.adopt_outputs(&after);
         }
-        match watcher.until_done(RESTORE_TIMEOUT).await {
+        Some(match watcher.until_done(RESTORE_TIMEOUT).await {
             Ok(_) => format!("rig returned the stack to {previous}, so `rig up` keeps serving it"),
             Err(e) => format!(
                 "rig returned the stack to {previous}, but its rollout did not complete ({e})"
             ),
-        }
+        })
     }
 }
