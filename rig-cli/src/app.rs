@@ -314,7 +314,7 @@ fn print_status(status: &[AppStatus]) {
 }
 
 /// `2026-12-01T10:11:12.345Z` from milliseconds since the epoch.
-fn millis_to_rfc3339(ms: i64) -> String {
+pub(crate) fn millis_to_rfc3339(ms: i64) -> String {
     let t = std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
     humantime::format_rfc3339_millis(t).to_string()
 }

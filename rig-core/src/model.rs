@@ -96,6 +96,34 @@ pub struct PipelineRequest {
     pub settings: Settings,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// The app the pipeline deploys (from `[[apps]]`); `None` from hosts older than protocol
+    /// 1.1, which had no apps.
+    #[serde(default)]
+    pub app: Option<PipelineApp>,
+}
+
+/// The app a pipeline deploys, and where rig keeps its template in each environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineApp {
+    /// The app's name in `[[apps]]`.
+    pub name: String,
+    /// IAM path of the app's roles, `/<owner>/<project>/app/<name>/[<branchsafe>/]`.
+    pub iam_path: String,
+    /// One per environment the pipeline deploys to, in release order.
+    pub deploys: Vec<AppDeploy>,
+}
+
+/// The app stack a pipeline deploys in one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppDeploy {
+    pub environment: String,
+    /// `<owner>-<project>-<env>-app-<app>[-<branchsafe>]`.
+    pub stack_name: String,
+    /// The environment's app bucket (versioned; the foundation's `AppBucket`).
+    pub template_bucket: String,
+    /// Key of the zip rig writes there: `app.yaml` (the rendered app template) and
+    /// `config.json` (a CloudFormation template configuration file: `Parameters`, `Tags`).
+    pub template_object: String,
 }
 
 /// IAM acknowledgements a stack needs.

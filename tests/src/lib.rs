@@ -7,6 +7,7 @@
 pub mod apps;
 pub mod latency;
 pub mod matrix;
+pub mod releases;
 
 use std::fs::File;
 use std::io::{Read, Write};

@@ -14,10 +14,11 @@ pub const COMPUTES: [&str; 2] = ["ecs-ec2", "fargate"];
 pub const DATABASES: [&str; 4] = ["none", "aurora-provisioned", "aurora-serverless", "couchdb"];
 
 /// Secrets the backends need, given to `rig` through the environment.
-pub const SECRET_ENV: [(&str, &str); 3] = [
+pub const SECRET_ENV: [(&str, &str); 4] = [
     ("RIG_SECRET_DB_MASTER_PASSWORD", "matrix-password-1"),
     ("RIG_SECRET_COUCHDB_ADMIN_PASSWORD", "matrix-couch-admin-1"),
     crate::apps::APP_SECRET_ENV,
+    crate::releases::SLACK_WEBHOOK,
 ];
 
 /// One compute × database pair.
@@ -267,10 +268,13 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
     // The domain's public zone is the user's: it exists before rig deploys apps into it.
     let apps = rt.block_on(crate::apps::AppApi::new(aws));
     let zone = rt.block_on(apps.create_public_zone("example.com"))?;
-    std::fs::write(
-        &config,
-        config_text(project, &cert, c.compute, c.database) + crate::apps::APPS,
-    )?;
+    // One combination per compute backend also has a pipeline, released end to end.
+    let releases = c.database == "none";
+    let mut text = config_text(project, &cert, c.compute, c.database) + crate::apps::APPS;
+    if releases {
+        text += crate::releases::RELEASED_APP;
+    }
+    std::fs::write(&config, text)?;
     let rig = Rig {
         bin: rig_bin,
         config,
@@ -286,7 +290,8 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
         .iter()
         .filter_map(|s| s["outcome"].as_str())
         .collect();
-    let expected_stacks = if c.database == "none" { 6 } else { 9 };
+    // With a pipeline: its stack and the notifications stack.
+    let expected_stacks = if c.database == "none" { 6 } else { 9 } + if releases { 2 } else { 0 };
     ensure!(
         outcomes.len() == expected_stacks,
         "expected {expected_stacks} stacks, report has {outcomes:?}"
@@ -383,6 +388,9 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
 
     // 6. applications
     crate::apps::run(&rig, aws, c, &zone).context("applications")?;
+    if releases {
+        crate::releases::run(&rig, aws, project).context("pipeline releases")?;
+    }
 
     // 7. down, then nothing of the riglet remains but what its templates retain on purpose
     //    (CouchDB's backups: DeletionPolicy Retain), which down reports as kept.
@@ -393,6 +401,10 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
         rt.block_on(api.remove_retained_backups(project, &err))?;
     }
     rt.block_on(api.verify_gone(project))?;
+    if releases {
+        let r = rt.block_on(crate::releases::ReleaseApi::new(aws));
+        rt.block_on(r.verify_gone(project))?;
+    }
     rt.block_on(apps.delete_zone(&zone))?;
     Ok(())
 }

@@ -1203,6 +1203,15 @@ fn down_of_one_environment_finishes_in_one_run_compute_before_foundation() {
 fn down_empties_the_pipeline_image_repository_and_leaves_nothing() {
     let w = world();
     let sdk = Sdk::new(&w.aws);
+    // The pipeline deploys an app, whose records go to the domain's (the user's) public zone.
+    sdk.rt
+        .block_on(async {
+            rig_tests::apps::AppApi::new(&w.aws)
+                .await
+                .create_public_zone("example.com")
+                .await
+        })
+        .expect("public zone");
     let r = riglet(
         &w,
         "acme",
@@ -1210,6 +1219,10 @@ fn down_empties_the_pipeline_image_repository_and_leaves_nothing() {
         &[],
         "none",
         r#"
+[[apps]]
+name = "api"
+port = 8080
+
 [[pipelines]]
 repository = "api"
 branch = "main"

@@ -1,11 +1,15 @@
 //! The per-repository deployment pipeline: ECR, CodeBuild and a CodePipeline (V2) that ships
 //! the build through integration, staging and, after approval, production.
+//!
+//! The deploy stages take the app template and its parameters from the zip rig keeps in each
+//! environment's app bucket ([`rig_core::AppDeploy`]), and the image from the build's
+//! `build.json` (`{"image": "<repository uri>:<tag>", "tag": "<tag>"}`).
 
 use rig_core::names::RigletNames;
 use rig_core::settings::{self, Key, Kind};
 use rig_core::{
-    Backend, Capability, Issue, Manifest, Pipeline, PipelineRequest, PluginError, Role, Settings,
-    StackPlan, PROTOCOL_VERSION,
+    AppDeploy, Backend, Capability, Issue, Manifest, Pipeline, PipelineRequest, PluginError, Role,
+    Settings, StackPlan, PROTOCOL_VERSION,
 };
 
 const TEMPLATE: &str = include_str!("../../../templates/pipeline.yaml");
@@ -81,6 +85,20 @@ const KEYS: &[Key] = &[
         kind: Kind::Str { one_of: &[] },
         help: "CodeBuild image",
     },
+    Key {
+        name: "app_template",
+        kind: Kind::Str {
+            one_of: &["rig", "repository"],
+        },
+        help: "where the deploy stages take app.yaml from: rig's copy in the app bucket (default) or the build output",
+    },
+];
+
+/// The environments a pipeline deploys to, in order, as its template names them.
+pub const STAGES: [(&str, &str); 3] = [
+    ("integration", "Integration"),
+    ("staging", "Staging"),
+    ("production", "Production"),
 ];
 
 /// The built-in pipeline backend.
@@ -135,7 +153,13 @@ impl Pipeline for CodePipeline {
         let r = &req.riglet;
         let names = RigletNames::new(&r.owner, &r.project, &r.region);
         let s = &req.settings;
-        let parameters = [
+        let app = req.app.as_ref().ok_or_else(|| {
+            PluginError::InvalidInput(format!(
+                "pipeline {}@{} deploys no app; add an [[apps]] entry named `{}` or set `app` in its [[pipelines]] entry",
+                req.repository, req.branch, req.repository
+            ))
+        })?;
+        let mut parameters: std::collections::BTreeMap<String, String> = [
             ("Owner", r.owner.clone()),
             ("Project", r.project.clone()),
             ("RepositoryName", req.repository.clone()),
@@ -156,10 +180,33 @@ impl Pipeline for CodePipeline {
                 "CodeBuildImage",
                 settings::string(s, "image", "aws/codebuild/amazonlinux-x86_64-standard:5.0"),
             ),
+            (
+                "AppTemplateSource",
+                settings::string(s, "app_template", "rig"),
+            ),
+            ("AppIamPath", app.iam_path.clone()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+        for (env, title) in STAGES {
+            let d: &AppDeploy = app
+                .deploys
+                .iter()
+                .find(|d| d.environment == env)
+                .ok_or_else(|| {
+                    PluginError::InvalidInput(format!(
+                        "pipeline {}@{} has no app stack for environment `{env}`",
+                        req.repository, req.branch
+                    ))
+                })?;
+            parameters.insert(format!("{title}AppStackName"), d.stack_name.clone());
+            parameters.insert(format!("{title}AppBucketName"), d.template_bucket.clone());
+            parameters.insert(
+                format!("{title}TemplateObjectKey"),
+                d.template_object.clone(),
+            );
+        }
         Ok(vec![StackPlan {
             name: req.stack_name.clone(),
             role: Role::Pipeline,
@@ -197,6 +244,19 @@ mod tests {
             environments: vec![("staging".into(), env.stacks.clone())],
             settings: settings.as_object().cloned().unwrap_or_default(),
             tags: env.tags.clone(),
+            app: Some(rig_core::PipelineApp {
+                name: "api".into(),
+                iam_path: "/acme/shop/app/api/feature-x/".into(),
+                deploys: STAGES
+                    .iter()
+                    .map(|(e, _)| AppDeploy {
+                        environment: e.to_string(),
+                        stack_name: format!("acme-shop-{e}-app-api-feature-x"),
+                        template_bucket: format!("rig-acme-shop-us-east-1-app-{e}"),
+                        template_object: format!("templates/acme-shop-{e}-app-api-feature-x.zip"),
+                    })
+                    .collect(),
+            }),
         }
     }
 
@@ -215,6 +275,15 @@ mod tests {
         );
         assert_eq!(p.parameters["BranchSafe"], "feature-x");
         assert_eq!(p.parameters["RepoTokenSecret"], "");
+        assert_eq!(
+            p.parameters["ProductionAppStackName"],
+            "acme-shop-production-app-api-feature-x"
+        );
+        assert_eq!(
+            p.parameters["StagingAppBucketName"],
+            "rig-acme-shop-us-east-1-app-staging"
+        );
+        assert_eq!(p.parameters["AppTemplateSource"], "rig");
         assert!(p
             .depends_on
             .contains(&"acme-shop-staging-foundation".to_string()));
@@ -258,5 +327,14 @@ mod tests {
             CodePipeline.plan_pipeline(&request(serde_json::json!({}))),
             Err(PluginError::InvalidInput(_))
         ));
+        let mut no_app = request(serde_json::json!({
+            "github_owner": "acme",
+            "connection_arn": "arn:aws:codeconnections:us-east-1:123456789012:connection/abc"
+        }));
+        no_app.app = None;
+        match CodePipeline.plan_pipeline(&no_app) {
+            Err(PluginError::InvalidInput(m)) => assert!(m.contains("deploys no app"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

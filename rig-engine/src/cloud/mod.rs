@@ -1,13 +1,14 @@
 //! The only module that calls AWS: SDK clients built once per run from one `SdkConfig`, and the
 //! operations rig needs on them (`cfn`: stacks and change sets; `store`: buckets, templates, SSM
 //! parameters and ECR repositories; `apps`: what a running application looks like in ECS, ELB,
-//! CloudWatch Logs and Route 53).
+//! CloudWatch Logs and Route 53; `pipeline`: CodePipeline executions and approvals).
 //!
 //! Every command honours `--profile`, `--region` and `--endpoint-url` (or `AWS_ENDPOINT_URL`).
 //! With an endpoint override S3 uses path-style addressing, which local emulators need.
 
 pub mod apps;
 pub mod cfn;
+pub mod pipeline;
 mod probes;
 pub mod store;
 
@@ -37,6 +38,7 @@ pub struct AwsOptions {
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub cfn: aws_sdk_cloudformation::Client,
+    pub codepipeline: aws_sdk_codepipeline::Client,
     pub s3: aws_sdk_s3::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub sts: aws_sdk_sts::Client,
@@ -123,6 +125,7 @@ impl Clients {
             .build();
         Clients {
             cfn: client!(aws_sdk_cloudformation),
+            codepipeline: client!(aws_sdk_codepipeline),
             s3: aws_sdk_s3::Client::from_conf(s3conf),
             ssm: client!(aws_sdk_ssm),
             sts: client!(aws_sdk_sts),

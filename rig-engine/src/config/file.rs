@@ -51,6 +51,23 @@ pub struct RigToml {
     /// Per-repository deployment pipelines (`[[pipelines]]`).
     #[serde(default)]
     pub pipelines: Vec<PipelineToml>,
+    /// Build notifications of the pipelines (`[notifications]`).
+    #[serde(default)]
+    pub notifications: NotificationsToml,
+}
+
+/// `[notifications]`: who hears about the pipelines' releases.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsToml {
+    /// E-mail subscribed to the build topic (default: `email`).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Post release failures and staging/production deploys to Slack: rig asks once for the
+    /// incoming-webhook URL (or reads `RIG_SECRET_slack_webhook_url`) and keeps it as an SSM
+    /// SecureString.
+    #[serde(default)]
+    pub slack: bool,
 }
 
 /// `[compute]` / `[database]`: `backend = "<id>"` plus one settings table per backend id.

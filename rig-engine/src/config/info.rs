@@ -38,11 +38,7 @@ pub(super) fn check(t: &RigToml, ov: &Overrides, problems: &mut Vec<String>) -> 
         }
     }
     if let Some(e) = &t.email {
-        let ok = e
-            .split_once('@')
-            .is_some_and(|(u, d)| !u.is_empty() && d.contains('.'))
-            && !e.contains(' ');
-        if !ok {
+        if !is_email(e) {
             problems.push(format!(
                 "`email`: `{e}` is not an e-mail address; remove it for no subscription"
             ));
@@ -101,4 +97,11 @@ fn is_uuid(s: &str) -> bool {
             .iter()
             .zip(&parts)
             .all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// `user@domain.tld` with no space: what SNS e-mail subscriptions take.
+pub(super) fn is_email(e: &str) -> bool {
+    e.split_once('@')
+        .is_some_and(|(u, d)| !u.is_empty() && d.contains('.'))
+        && !e.contains(' ')
 }

@@ -82,11 +82,20 @@ pub struct Riglet {
     pub hosted_zone_id: Option<String>,
     /// Pipelines; empty when `--env` selects part of the riglet (pipelines span environments).
     pub pipelines: Vec<PipelineSpec>,
+    /// Build notifications (used when there are pipelines).
+    pub notifications: Notifications,
     /// No `--env` narrowed it: the whole riglet (every environment and the pipelines).
     pub whole: bool,
     /// The folder holding the config file (the project folder; `.rig/plugins` lives there).
     pub project_dir: PathBuf,
     pub config_path: PathBuf,
+}
+
+/// Who hears about the pipelines' releases: the build topic's e-mail subscription and Slack.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notifications {
+    pub email: Option<String>,
+    pub slack: bool,
 }
 
 /// Stands for the AWS account id in a certificate ARN built from a bare certificate id;
@@ -128,6 +137,13 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
     let hosted_zone_id = app_limits::hosted_zone_id(t.hosted_zone_id.as_deref(), &mut problems);
     let apps = apps::resolve(&t.apps, &env_tables, &compute.id, &mut problems);
     let pipelines = pipelines::resolve(&t.pipelines, &env_tables, &apps, ov, &mut problems);
+    if let Some(e) = &t.notifications.email {
+        if !info::is_email(e) {
+            problems.push(format!(
+                "`notifications.email`: `{e}` is not an e-mail address; remove it to use `email`"
+            ));
+        }
+    }
     let names = RigletNames::new(&t.owner, &t.project, &checked.region);
     if rig_core::names::validate_segment("owner", &t.owner).is_ok()
         && rig_core::names::validate_segment("project", &t.project).is_ok()
@@ -145,6 +161,10 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
             problems,
         });
     }
+    let notifications = Notifications {
+        email: t.notifications.email.or_else(|| t.email.clone()),
+        slack: t.notifications.slack,
+    };
     let info = RigletInfo {
         owner: t.owner,
         project: t.project,
@@ -165,6 +185,7 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
         apps,
         hosted_zone_id,
         pipelines,
+        notifications,
         whole: ov.environments.is_empty(),
         project_dir: dir,
         config_path: path.to_path_buf(),

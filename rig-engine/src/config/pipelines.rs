@@ -30,42 +30,51 @@ pub struct PipelineToml {
 pub struct PipelineSpec {
     pub repository: String,
     pub branch: String,
-    /// The name of the app it deploys, if any.
+    /// The key ([`AppSpec::key`]) of the app it deploys (always set once the config is valid).
     pub app: Option<String>,
     pub settings: Settings,
 }
 
-/// The app a pipeline deploys: the one it names (which must exist), else the app named like
-/// the repository, else none.
+/// The key of the app a pipeline deploys: the one it names, else the one named like the
+/// repository; of that name, the copy for the pipeline's branch if there is one, else the app
+/// itself. A pipeline without an app is a problem: its deploy stages would have nothing to
+/// deploy.
 fn app_of(
     key: &str,
     p: &PipelineToml,
+    branch: &str,
     apps: &[AppSpec],
     problems: &mut Vec<String>,
 ) -> Option<String> {
-    let Some(name) = &p.app else {
-        return apps
-            .iter()
-            .find(|a| a.name == p.repository)
-            .map(|a| a.name.clone());
+    let name = p.app.as_deref().unwrap_or(&p.repository);
+    let of_name = |want: Option<&str>| {
+        apps.iter()
+            .find(|a| a.name == name && a.branch.as_deref() == want)
+            .map(AppSpec::key)
     };
-    if !apps.iter().any(|a| a.name == *name) {
-        let mut known: Vec<&str> = Vec::new();
-        for a in apps {
-            if !known.contains(&a.name.as_str()) {
-                known.push(&a.name);
-            }
-        }
-        problems.push(if known.is_empty() {
-            format!("`{key}.app`: no app named `{name}`; the config has no `[[apps]]`: add one named `{name}` or remove `app`")
-        } else {
-            format!(
-                "`{key}.app`: no app named `{name}`; the config has: {}; use one of them or add an `[[apps]]` entry named `{name}`",
-                known.join(", ")
-            )
-        });
+    if let Some(k) = of_name(Some(branch)).or_else(|| of_name(None)) {
+        return Some(k);
     }
-    Some(name.clone())
+    let mut known: Vec<&str> = Vec::new();
+    for a in apps {
+        if !known.contains(&a.name.as_str()) {
+            known.push(&a.name);
+        }
+    }
+    let what = if p.app.is_some() {
+        format!("`{key}.app`: no app named `{name}`")
+    } else {
+        format!("`{key}`: the pipeline deploys the app named like its repository, `{name}`, and there is none")
+    };
+    problems.push(if known.is_empty() {
+        format!("{what}; the config has no `[[apps]]`: add one named `{name}`")
+    } else {
+        format!(
+            "{what}; the config has: {}; add an `[[apps]]` entry named `{name}` or set `app` to one of them",
+            known.join(", ")
+        )
+    });
+    None
 }
 
 /// The pipelines, checked; none when `--env` selects part of the riglet.
@@ -92,10 +101,11 @@ pub(super) fn resolve(
         }) {
             problems.push(format!("`{key}`: {}@{branch} is configured twice (or two branches make the same safe name)", p.repository));
         }
+        let app = app_of(&key, p, &branch, apps, problems);
         pipelines.push(PipelineSpec {
             repository: p.repository.clone(),
             branch,
-            app: app_of(&key, p, apps, problems),
+            app,
             settings: toml_to_settings(&p.settings),
         });
     }

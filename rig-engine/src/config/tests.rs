@@ -253,7 +253,7 @@ fn the_example_config_is_valid() {
 #[test]
 fn pipelines_are_read_and_checked() {
     let text = format!(
-        "{GOOD}\n[[pipelines]]\nrepository = \"api\"\nbranch = \"feature/Login\"\ngithub_owner = \"acme\"\nconnection_arn = \"arn:aws:codeconnections:us-east-1:123456789012:connection/x\"\n"
+        "{GOOD}\n[[apps]]\nname = \"api\"\nport = 8080\n\n[[pipelines]]\nrepository = \"api\"\nbranch = \"feature/Login\"\ngithub_owner = \"acme\"\nconnection_arn = \"arn:aws:codeconnections:us-east-1:123456789012:connection/x\"\n"
     );
     let r = load_str(&text, &Overrides::default()).unwrap();
     assert_eq!(r.pipelines.len(), 1);
@@ -278,7 +278,7 @@ fn pipelines_are_read_and_checked() {
     assert!(msg.contains("configured twice"), "{msg}");
     let base = GOOD.split("[environments.integration]").next().unwrap();
     let only_qa = format!(
-        "{base}\n[environments.qa]\ncidr = \"10.4.0.0/16\"\n[[pipelines]]\nrepository = \"api\"\n"
+        "{base}\n[environments.qa]\ncidr = \"10.4.0.0/16\"\n[[apps]]\nname = \"api\"\nport = 8080\n[[pipelines]]\nrepository = \"api\"\n"
     );
     let msg = problems(&only_qa, &Overrides::default());
     assert!(
@@ -302,16 +302,17 @@ fn a_pipeline_deploys_the_app_it_names_or_the_one_named_like_its_repository() {
         load_str(&text, &ov).unwrap().pipelines[0].app.as_deref(),
         Some("api")
     );
-    let text = format!("{GOOD}{api}{}", pipeline("web", ""));
-    assert_eq!(load_str(&text, &ov).unwrap().pipelines[0].app, None);
+    let msg = problems(&format!("{GOOD}{api}{}", pipeline("web", "")), &ov);
+    assert!(
+        msg.contains("`pipelines[0]`: the pipeline deploys the app named like its repository, `web`, and there is none; the config has: api; add an `[[apps]]` entry named `web` or set `app` to one of them"),
+        "{msg}"
+    );
     let msg = problems(
         &format!("{GOOD}{api}{}", pipeline("web", "app = \"web\"\n")),
         &ov,
     );
     assert!(
-        msg.contains(
-            "`pipelines[0].app`: no app named `web`; the config has: api; use one of them"
-        ),
+        msg.contains("`pipelines[0].app`: no app named `web`; the config has: api; add an"),
         "{msg}"
     );
     let msg = problems(
@@ -319,8 +320,17 @@ fn a_pipeline_deploys_the_app_it_names_or_the_one_named_like_its_repository() {
         &ov,
     );
     assert!(
-        msg.contains("the config has no `[[apps]]`: add one named `web` or remove `app`"),
+        msg.contains("the config has no `[[apps]]`: add one named `web`"),
         "{msg}"
+    );
+    // A branch pipeline deploys the app's copy for that branch when there is one.
+    let copy = "\n[[apps]]\nname = \"api\"\nbranch = \"next\"\nport = 8080\n";
+    let text = format!(
+        "{GOOD}{api}{copy}\n[[pipelines]]\nrepository = \"api\"\nbranch = \"next\"\ngithub_owner = \"acme\"\n"
+    );
+    assert_eq!(
+        load_str(&text, &ov).unwrap().pipelines[0].app.as_deref(),
+        Some("api@next")
     );
 }
 

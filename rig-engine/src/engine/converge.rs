@@ -75,6 +75,18 @@ impl Ctx {
         }
     }
 
+    /// Writes the objects the stack reads (a pipeline's template zips), each only if changed.
+    async fn upload_objects(&self, s: &PlannedStack) -> Result<(), EngineError> {
+        for u in &s.uploads {
+            let touch = self
+                .clients
+                .put_object_if_changed(&u.bucket, &u.key, &u.body)
+                .await?;
+            tracing::debug!(bucket = %u.bucket, key = %u.key, ?touch, "pipeline template zip");
+        }
+        Ok(())
+    }
+
     /// Converges one stack (or, when assessed unchanged, reports it so at once).
     pub(crate) async fn deploy_one(
         &self,
@@ -85,14 +97,17 @@ impl Ctx {
     ) -> StackReport {
         let started_ms = t0.elapsed().as_millis();
         let name = s.plan.name.clone();
-        let result = match work {
-            Work::Unchanged => Ok((Outcome::Unchanged, vec![])),
-            Work::Converge => {
-                self.events.emit(Event::StackStarted {
-                    stack: name.clone(),
-                });
-                self.try_deploy(&s, live).await
-            }
+        let result = match self.upload_objects(&s).await {
+            Err(e) => Err(e),
+            Ok(()) => match work {
+                Work::Unchanged => Ok((Outcome::Unchanged, vec![])),
+                Work::Converge => {
+                    self.events.emit(Event::StackStarted {
+                        stack: name.clone(),
+                    });
+                    self.try_deploy(&s, live).await
+                }
+            },
         };
         self.mark(&name, None);
         let finished_ms = t0.elapsed().as_millis();

@@ -9,6 +9,7 @@
 pub mod apps;
 mod converge;
 pub mod down;
+pub mod pipelines;
 mod preview;
 pub mod record;
 pub mod reports;
@@ -67,6 +68,8 @@ pub enum EngineError {
     Stack(#[from] StackError),
     #[error(transparent)]
     App(#[from] apps::AppError),
+    #[error(transparent)]
+    Pipeline(#[from] pipelines::PipelineError),
     #[error("refusing to delete: termination protection is on for {}\n  hint: run `rig unprotect` first", .0.join(", "))]
     Protected(Vec<String>),
     #[error("refusing to act: {} resource(s) with the names this riglet uses are not this riglet's, and nothing was changed:\n{}\n  hint: rig only changes or deletes what carries this riglet's tags; give this riglet another owner or project, or remove or rename the other resource", .0.len(), .0.iter().map(|n| format!("  - {n}")).collect::<Vec<_>>().join("\n"))]

@@ -196,6 +196,7 @@ mod tests {
             secrets: vec![],
             environments: vec!["qa".into()],
             whole: false,
+            pipelines: vec![],
         };
         let record = Record::survey(
             &plan,

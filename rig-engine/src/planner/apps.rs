@@ -48,6 +48,12 @@ pub const OUTPUTS: &[&str] = &[
     "ContainerImage",
 ];
 
+/// The key of the zip a pipeline's S3 source action reads in the app bucket:
+/// `templates/<app stack>.zip`, holding `app.yaml` and `config.json`.
+pub fn pipeline_template_key(app_stack: &str) -> String {
+    format!("templates/{app_stack}.zip")
+}
+
 /// What the engine needs to settle an app stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppSlot {
@@ -239,6 +245,7 @@ impl Ctx<'_> {
                 host,
                 preferred_host,
             }),
+            uploads: vec![],
             plan,
         };
         let mut tags = stack.expected(names).tags();

@@ -9,6 +9,7 @@
 
 pub mod apps;
 mod checks;
+pub mod notifications;
 mod output;
 mod units;
 
@@ -23,7 +24,10 @@ use crate::config::Riglet;
 use crate::ownership;
 use crate::plugin::{HostError, PluginHost};
 
-pub use output::{PlannedBucket, PlannedSecret, PlannedStack, RigletPlan, PARAMETER_ROLE};
+pub use output::{
+    PipelineTarget, PlannedBucket, PlannedSecret, PlannedStack, PlannedUpload, RigletPlan,
+    PARAMETER_ROLE,
+};
 
 /// The backends a riglet uses, built in or loaded.
 #[derive(Clone)]
@@ -105,6 +109,7 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
 
     let apps = apps::app_stacks(riglet, &stacks)?;
     stacks.extend(apps);
+    stacks.extend(notifications::notifications_stack(riglet, &stacks)?);
 
     // A problem of the whole graph is put on the compute backend, which every riglet has.
     let compute = backends.compute.manifest();
@@ -118,6 +123,21 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
         secrets,
         environments: riglet.env_names(),
         whole: riglet.whole,
+        pipelines: riglet
+            .pipelines
+            .iter()
+            .filter_map(|p| {
+                Some(PipelineTarget {
+                    stack: names.pipeline_stack(&p.repository, &p.branch),
+                    app: p.app.clone()?,
+                    app_stacks: units::pipeline_app(riglet, p)?
+                        .deploys
+                        .into_iter()
+                        .map(|d| (d.environment, d.stack_name))
+                        .collect(),
+                })
+            })
+            .collect(),
     })
 }
 
@@ -135,6 +155,7 @@ fn record(
         suffix: unit.manifest.stack_suffix.clone(),
         template_bucket: bucket.name.clone(),
         app: None,
+        uploads: vec![],
         plan,
     };
     let mut tags = stack.expected(names).tags();

@@ -24,6 +24,9 @@ pub struct PlannedStack {
     pub template_bucket: String,
     /// For an application's stack, what the engine settles against what is live.
     pub app: Option<super::apps::AppSlot>,
+    /// Objects written before the stack is converged (a pipeline's template zips; filled in when
+    /// the plan is settled).
+    pub uploads: Vec<PlannedUpload>,
     /// Its plan; `plan.tags` carry the ownership tags (see [`crate::ownership`]).
     pub plan: StackPlan,
 }
@@ -39,6 +42,7 @@ impl PlannedStack {
             suffix: "x".into(),
             template_bucket: "bucket".into(),
             app: None,
+            uploads: vec![],
             plan: StackPlan {
                 name: name.into(),
                 role,
@@ -109,12 +113,48 @@ pub struct RigletPlan {
     pub environments: Vec<String>,
     /// No `--env` narrowed the plan: it is the whole riglet, pipelines included.
     pub whole: bool,
+    /// Each pipeline stack and the app stacks it deploys, in release order.
+    pub pipelines: Vec<PipelineTarget>,
+}
+
+/// A pipeline stack and the app stacks its deploy stages create and update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineTarget {
+    pub stack: String,
+    /// The app's key ([`crate::config::AppSpec::key`]).
+    pub app: String,
+    /// (environment, app stack), in release order.
+    pub app_stacks: Vec<(String, String)>,
+}
+
+/// An object rig writes before a stack is converged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedUpload {
+    pub bucket: String,
+    pub key: String,
+    pub body: Vec<u8>,
 }
 
 /// Role of the riglet-wide parameters (domain, certificate, key pair, e-mail).
 pub const PARAMETER_ROLE: Role = Role::Foundation;
 
 impl RigletPlan {
+    /// A plan with nothing in it, of riglet `a`/`b` in us-east-1, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn empty_for_test() -> Self {
+        RigletPlan {
+            names: RigletNames::new("a", "b", "us-east-1"),
+            domain: "example.com".into(),
+            stacks: vec![],
+            buckets: vec![],
+            parameters: Default::default(),
+            secrets: vec![],
+            environments: vec![],
+            whole: true,
+            pipelines: vec![],
+        }
+    }
+
     pub fn stack(&self, name: &str) -> Option<&PlannedStack> {
         self.stacks.iter().find(|s| s.plan.name == name)
     }

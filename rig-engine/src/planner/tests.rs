@@ -33,6 +33,15 @@ backend = "fake-db"
 "#;
 
 const PIPELINES: &str = r#"
+[[apps]]
+name = "api"
+port = 8080
+
+[[apps]]
+name = "web"
+branch = "feature/x"
+port = 8080
+
 [[pipelines]]
 repository = "api"
 github_owner = "acme"
@@ -73,7 +82,8 @@ impl Fake {
             name: req.stack_name.clone(),
             role: self.role,
             template_file: "t.yaml".into(),
-            template_body: "Resources: {}".into(),
+            // Apps need the compute template's literal `LaunchType` output.
+            template_body: "Resources: {}\nOutputs:\n  LaunchType:\n    Value: FARGATE\n".into(),
             parameters: Default::default(),
             tags,
             capabilities: vec![],
@@ -178,14 +188,31 @@ fn every_unit_is_planned_recorded_and_tagged_alike() {
         ]
     );
     assert_eq!(
-        names[9..],
+        names[9..11],
         ["acme-shop-build-api-main", "acme-shop-build-web-feature-x"]
     );
+    assert_eq!(
+        plan.pipelines[1].app_stacks[2],
+        (
+            "production".to_string(),
+            "acme-shop-production-app-web-feature-x".to_string()
+        )
+    );
+    let web = &plan.stacks[10].plan.parameters;
+    assert_eq!(
+        web["ProductionAppStackName"],
+        "acme-shop-production-app-web-feature-x"
+    );
+    assert_eq!(
+        web["StagingTemplateObjectKey"],
+        "templates/acme-shop-staging-app-web-feature-x.zip"
+    );
+    assert_eq!(web["AppIamPath"], "/acme/shop/app/web/feature-x/");
     let buckets: Vec<&str> = plan.buckets.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(buckets.len(), 10);
     assert!(buckets.contains(&"rig-acme-shop-us-east-1-build"));
     assert!(buckets.contains(&"rig-acme-shop-us-east-1-db-x-staging"));
-    for s in &plan.stacks {
+    for s in plan.stacks.iter().filter(|s| s.app.is_none()) {
         // A backend cannot forge the ownership tags.
         assert_eq!(s.plan.tags[ownership::OWNER], "acme");
         assert_eq!(s.plan.tags[ownership::BACKEND], s.backend);

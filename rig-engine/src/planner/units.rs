@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rig_core::{
-    Compute, Database, EnvRequest, EnvStackNames, EnvironmentSpec, Foundation, Issue, Manifest,
-    Pipeline, PipelineRequest, PluginError, Role, Settings, StackPlan,
+    AppDeploy, Compute, Database, EnvRequest, EnvStackNames, EnvironmentSpec, Foundation, Issue,
+    Manifest, Pipeline, PipelineApp, PipelineRequest, PluginError, Role, Settings, StackPlan,
 };
 
 use super::{Backends, PlanError};
@@ -220,6 +220,7 @@ pub(super) fn units(riglet: &Riglet, backends: &Backends) -> Vec<Unit> {
                 environments: environments.clone(),
                 settings: spec.settings.clone(),
                 tags: tags(riglet, None),
+                app: pipeline_app(riglet, spec),
             };
             units.push(Unit {
                 role: Role::Pipeline,
@@ -232,6 +233,33 @@ pub(super) fn units(riglet: &Riglet, backends: &Backends) -> Vec<Unit> {
         }
     }
     units
+}
+
+/// The app a pipeline deploys, with its stack and template zip in every environment.
+pub(super) fn pipeline_app(riglet: &Riglet, spec: &PipelineSpec) -> Option<PipelineApp> {
+    let app = riglet
+        .apps
+        .iter()
+        .find(|a| spec.app.as_deref() == Some(a.key().as_str()))?;
+    let names = &riglet.names;
+    let branch = app.branch.as_deref();
+    Some(PipelineApp {
+        name: app.name.clone(),
+        iam_path: names.app_iam_path(&app.name, branch),
+        deploys: riglet
+            .environments
+            .iter()
+            .map(|e| {
+                let stack_name = names.app_stack(&e.name, &app.name, branch);
+                AppDeploy {
+                    environment: e.name.clone(),
+                    template_bucket: names.bucket("app", Some(&e.name)),
+                    template_object: super::apps::pipeline_template_key(&stack_name),
+                    stack_name,
+                }
+            })
+            .collect(),
+    })
 }
 
 /// The tags a backend is asked to put on what it plans (`Owner`, `Project`, `Environment`).

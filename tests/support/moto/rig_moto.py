@@ -6,7 +6,10 @@ foreground and prints one line "rig-moto ready on http://HOST:PORT" once the soc
 """
 
 import argparse
+import copy
+import datetime
 import importlib.metadata
+import io
 import json
 import math
 import os
@@ -17,7 +20,9 @@ import string
 import sys
 import threading
 import time
+import traceback
 import uuid
+import zipfile
 from types import SimpleNamespace
 
 MOTO_VERSION = "5.2.5"
@@ -423,15 +428,12 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     FakeBucket.get_permission = get_permission
 
     # ... and pure placeholders otherwise: the resource exists in the stack only, no service behind it.
+    # (AWS::CodeBuild::Project and AWS::CodePipeline::Pipeline are backed by their services, see 23.)
     placeholders = {
         # type: (name property, Ref format, {GetAtt: format})
         "AWS::CloudWatch::Alarm": (
             "AlarmName", "{name}", {"Arn": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}"}
         ),
-        "AWS::CodeBuild::Project": (
-            "Name", "{name}", {"Arn": "arn:aws:codebuild:{region}:{account}:project/{name}"}
-        ),
-        "AWS::CodePipeline::Pipeline": ("Name", "{name}", {"Version": "1"}),
         "AWS::CodePipeline::Webhook": (
             "Name", "{name}", {"Url": "https://{region}.webhooks.aws/trigger?t={uid}&v=1"}
         ),
@@ -869,11 +871,20 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
 
     cfr.CloudFormationResponse.list_change_sets = list_change_sets
 
-    plain_validate_update = cfr.CloudFormationResponse._validate_different_update
-
     def validate_different_update(self, incoming_params, stack_body, old_stack):
-        if self._get_action() == "UpdateStack":  # a change set reports "no changes" as FAILED instead
-            plain_validate_update(self, incoming_params, stack_body, old_stack)
+        """UpdateStack: the stack's state is refused first, then "No updates are to be performed." when
+        the template, the parameter values as given (Defaults included, see 10) and the tags (when given)
+        are the stack's (moto compared only parameters given, never for a template without any)."""
+        if self._get_action() != "UpdateStack":  # a change set reports "no changes" as FAILED instead
+            return
+        check_updatable(old_stack)
+        tags = {t["Key"]: t["Value"] for t in self._get_param("Tags", [])}
+        if not stack_body or old_stack.template != stack_body or (tags and tags != old_stack.tags):
+            return
+        values = self._get_param_values(incoming_params or [], old_stack.stack_parameters)
+        if given_values(old_stack.template_dict, old_stack.parameters or {}) == given_values(old_stack.template_dict,
+                                                                                            values):
+            raise ValidationError(old_stack.name, message="No updates are to be performed.")
 
     cfr.CloudFormationResponse._validate_different_update = validate_different_update
 
@@ -1404,10 +1415,12 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     # 15-22. What an application stack needs (below, outside this function)
     # -----------------------------------------------------------------------------------------
 
-    apply_app_extensions(SimpleNamespace(
+    ext = SimpleNamespace(
         register=register, RigModel=RigModel, deleters=deleters, replace_props=replace_props,
         untagged_types=untagged_types, extra_attrs=extra_attrs,
-    ))
+    )
+    apply_app_extensions(ext)
+    extend_pipelines(ext)  # 23. CodePipeline releases (below)
 
 
 # =============================================================================================
@@ -2411,6 +2424,1268 @@ def extend_app_stack_types(ext) -> None:  # noqa: C901 - one short fix per type
     LogGroup.update_from_cloudformation_json = classmethod(update_log_group)
 
 
+# =============================================================================================
+# 23. CodePipeline releases (see README): AWS::CodePipeline::Pipeline and AWS::CodeBuild::Project
+# backed by moto's backends; StartPipelineExecution walks the pipeline, stage by stage, in a thread
+# per execution (Walk). apply_extensions() calls extend_pipelines() last.
+#
+# Locking: SERVER_LOCK is the lock OneAtATime holds around every request. The executions' state
+# (PipelineRuns, Release, ActionRun) is read and changed under it: by request handlers (which hold
+# it already) and by the walkers (`with _release_state:`, a Condition on it, which they also wait
+# on). A walker changes moto's other backends through the server's HTTP API, never while holding
+# the lock (the request would wait for it for ever), or, for the CodeBuild build record only,
+# directly under the lock.
+# =============================================================================================
+
+SERVER_LOCK = threading.Lock()
+_server = {"endpoint": None, "generation": 0}  # set by serve(); generation: bumped by each reset
+_release_state = threading.Condition(SERVER_LOCK)
+_rig_builds = set()  # ids of the CodeBuild builds the walkers recorded (BatchGetBuilds returns them as they are)
+RELEASE_POLL = 0.05  # seconds between two polls of a walker (stack status, services, a stage's lock)
+ROLLOUT_POLLS = 40  # DescribeServices rounds a CloudFormation action waits for its services at most
+STACK_FAILED_STATES = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED",
+                       "UPDATE_ROLLBACK_FAILED"}  # what REPLACE_ON_FAILURE replaces
+NO_CHANGES = "didn't contain changes"
+CALLER = "arn:aws:sts::{account}:user/moto"  # who the local AWS says the caller is (GetCallerIdentity)
+
+
+def _zip(files):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, body in files.items():
+            archive.writestr(name, body)
+    return buffer.getvalue()
+
+
+def _text(value):
+    """A CloudFormation value as the API's string (YAML booleans as true/false, objects as JSON)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _epoch(value):
+    """Epoch seconds (the JSON protocol's timestamps) of a datetime; moto's naive ones are UTC."""
+    if hasattr(value, "timestamp"):
+        return (value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)).timestamp()
+    return value
+
+
+def api_pipeline(name, p):
+    """AWS::CodePipeline::Pipeline properties -> the API's PipelineDeclaration."""
+    def action(a):
+        kind = a.get("ActionTypeId") or {}
+        out = {
+            "name": a["Name"],
+            "actionTypeId": {"category": kind.get("Category"), "owner": kind.get("Owner"),
+                             "provider": kind.get("Provider"), "version": str(kind.get("Version", "1"))},
+            "runOrder": int(a.get("RunOrder") or 1),
+            "configuration": {k: _text(v) for k, v in (a.get("Configuration") or {}).items() if v is not None},
+            "outputArtifacts": [{"name": o["Name"]} for o in a.get("OutputArtifacts") or []],
+            "inputArtifacts": [{"name": i["Name"]} for i in a.get("InputArtifacts") or []],
+        }
+        for key in ("RoleArn", "Region", "Namespace"):
+            if a.get(key):
+                out[key[0].lower() + key[1:]] = a[key]
+        if a.get("TimeoutInMinutes"):
+            out["timeoutInMinutes"] = int(a["TimeoutInMinutes"])
+        return out
+
+    pipeline = {
+        "name": name,
+        "roleArn": p.get("RoleArn"),
+        "stages": [{"name": s["Name"], "actions": [action(a) for a in s.get("Actions") or []]}
+                   for s in p.get("Stages") or []],
+    }
+    if p.get("ArtifactStore"):
+        pipeline["artifactStore"] = _camel(p["ArtifactStore"])
+    if p.get("ArtifactStores"):
+        pipeline["artifactStores"] = {s["Region"]: _camel(s["ArtifactStore"]) for s in p["ArtifactStores"]}
+    for key in ("PipelineType", "ExecutionMode"):
+        if p.get(key):
+            pipeline[key[0].lower() + key[1:]] = p[key]
+    if p.get("Variables"):
+        pipeline["variables"] = _camel(p["Variables"])
+    if p.get("Triggers"):
+        pipeline["triggers"] = _camel(p["Triggers"])
+    return pipeline
+
+
+def api_build_project(p):
+    """AWS::CodeBuild::Project properties -> the keyword arguments of moto's create_project."""
+    env = p.get("Environment") or {}
+    environment = {
+        "type": env.get("Type"), "image": env.get("Image"), "computeType": env.get("ComputeType"),
+        "environmentVariables": [{"name": v["Name"], "value": _text(v.get("Value", "")),
+                                  "type": v.get("Type", "PLAINTEXT")} for v in env.get("EnvironmentVariables") or []],
+        "privilegedMode": _bool(env.get("PrivilegedMode")),
+        "imagePullCredentialsType": env.get("ImagePullCredentialsType", "CODEBUILD"),
+    }
+    if env.get("Certificate"):
+        environment["certificate"] = env["Certificate"]
+    source = {("buildspec" if k == "buildSpec" else k): v for k, v in _camel(p.get("Source") or {}).items()}
+    return dict(
+        description=p.get("Description"), project_source=source, artifacts=_camel(p.get("Artifacts") or {}),
+        environment=environment, service_role=p.get("ServiceRole") or "", tags=_camel(p.get("Tags")),
+        cache=_camel(p.get("Cache")), timeout=_int(p.get("TimeoutInMinutes"), 60),
+        queued_timeout=_int(p.get("QueuedTimeoutInMinutes"), 480), source_version=p.get("SourceVersion"),
+        logs_config=_camel(p.get("LogsConfig")), vpc_config=_camel(p.get("VpcConfig")),
+    )
+
+
+class Gone(Exception):
+    """The pipeline was deleted, or the local AWS reset: the walk ends without a trace."""
+
+
+class ActionFailed(Exception):
+    """An action's failure: errorDetails {code, message}; `extra` completes the action's result."""
+
+    def __init__(self, message, code="JobFailed", **extra):
+        super().__init__(message)
+        self.message, self.code, self.extra = message, code, extra
+
+
+class ActionRun:
+    """One execution of one action (ListActionExecutions; GetPipelineState's latestExecution)."""
+
+    def __init__(self, release, stage, action):
+        self.id = str(uuid.uuid4())
+        self.release, self.stage, self.action = release, stage, action
+        self.start = self.updated = time.time()
+        self.status = "InProgress"
+        self.summary = self.token = self.updated_by = None
+        self.external_id = self.external_summary = self.external_url = None
+        self.error = None
+        self.inputs, self.outputs, self.variables = [], [], {}
+
+    def execution(self):
+        """ActionExecution (GetPipelineState)."""
+        out = {"actionExecutionId": self.id, "status": self.status, "lastStatusChange": self.updated}
+        for key, value in (("summary", self.summary), ("lastUpdatedBy", self.updated_by),
+                           ("externalExecutionId", self.external_id), ("externalExecutionUrl", self.external_url),
+                           ("errorDetails", self.error)):
+            if value is not None:
+                out[key] = value
+        if self.token and self.status == "InProgress":
+            out["token"] = self.token
+        return out
+
+    def detail(self):
+        """ActionExecutionDetail (ListActionExecutions)."""
+        runs = self.release.runs
+        result = {k: v for k, v in (("externalExecutionId", self.external_id),
+                                    ("externalExecutionSummary", self.external_summary),
+                                    ("externalExecutionUrl", self.external_url),
+                                    ("errorDetails", self.error)) if v is not None}
+        action = self.action
+        out = {
+            "pipelineExecutionId": self.release.id, "actionExecutionId": self.id,
+            "pipelineVersion": self.release.version, "stageName": self.stage, "actionName": action["name"],
+            "startTime": self.start, "lastUpdateTime": self.updated, "status": self.status,
+            "input": {
+                "actionTypeId": action["actionTypeId"], "configuration": action["configuration"],
+                "resolvedConfiguration": action["configuration"],
+                "region": action.get("region") or runs.region, "inputArtifacts": self.inputs,
+            },
+            "output": {"outputArtifacts": self.outputs, "executionResult": result, "outputVariables": self.variables},
+        }
+        if self.updated_by:
+            out["updatedBy"] = self.updated_by
+        for key in ("roleArn", "namespace"):
+            if action.get(key):
+                out["input"][key] = action[key]
+        return out
+
+
+class Release:
+    """One pipeline execution: the definition it started with, its status, revisions, artifacts."""
+
+    def __init__(self, runs, definition, overrides, variables, caller):
+        self.id = str(uuid.uuid4())
+        self.runs, self.definition, self.version = runs, definition, definition["version"]
+        self.mode = definition.get("executionMode") or "SUPERSEDED"
+        self.status, self.status_summary = "InProgress", None
+        self.start = self.updated = time.time()
+        self.overrides = {o["actionName"]: o for o in overrides}
+        self.variables = variables
+        self.trigger = {"triggerType": "StartPipelineExecution", "triggerDetail": caller}
+        self.sources, self.artifact_revisions = [], []
+        self.artifacts = {}  # name -> {"bucket", "key", "revision"}
+        self.actions = []
+        self.stages = {}  # stage -> its outcome in this execution
+        self.stop_mode = self.stop_reason = None
+
+    def finish(self, status):
+        self.status, self.updated = status, time.time()
+        _release_state.notify_all()
+
+    def summary(self):
+        """PipelineExecutionSummary (ListPipelineExecutions)."""
+        out = {"pipelineExecutionId": self.id, "status": self.status, "startTime": self.start,
+               "lastUpdateTime": self.updated, "sourceRevisions": self.sources, "trigger": self.trigger,
+               "executionMode": self.mode, "executionType": "STANDARD"}
+        if self.status_summary:
+            out["statusSummary"] = self.status_summary
+        if self.stop_mode:
+            out["stopTrigger"] = {"reason": self.stop_reason or ""}
+        return out
+
+    def execution(self):
+        """PipelineExecution (GetPipelineExecution)."""
+        out = {"pipelineName": self.runs.name, "pipelineVersion": self.version, "pipelineExecutionId": self.id,
+               "status": self.status, "artifactRevisions": self.artifact_revisions,
+               "variables": [{"name": k, "resolvedValue": v} for k, v in self.variables.items()],
+               "trigger": self.trigger, "executionMode": self.mode, "executionType": "STANDARD"}
+        if self.status_summary:
+            out["statusSummary"] = self.status_summary
+        return out
+
+
+class PipelineRuns:
+    """The executions of one pipeline (moto's CodePipeline object keeps it as `rig_runs`) and what
+    GetPipelineState shows: each stage's latest execution, each action's latest run and revision,
+    which execution holds a stage and which wait at its entrance."""
+
+    def __init__(self, obj, account, region):
+        self.obj, self.account, self.region = obj, account, region
+        self.name = obj.pipeline["name"]
+        self.executions = {}  # id -> Release, oldest first
+        self.tokens = {}  # clientRequestToken -> execution id
+        self.stage_latest = {}  # stage -> [Release, status]
+        self.action_latest = {}  # (stage, action) -> ActionRun
+        self.revisions = {}  # (stage, action) -> ActionRevision
+        self.holder = {}  # stage -> the Release in it
+        self.waiting = {}  # stage -> [Release] waiting at its entrance
+
+    @staticmethod
+    def of(backend, obj):
+        runs = getattr(obj, "rig_runs", None)
+        if runs is None:
+            runs = obj.rig_runs = PipelineRuns(obj, backend.account_id, backend.region_name)
+        return runs
+
+    def state(self):
+        """GetPipelineState."""
+        definition, stages = self.obj.pipeline, []
+        for stage in definition["stages"]:
+            name = stage["name"]
+            out = {"stageName": name, "inboundTransitionState": {"enabled": True}, "actionStates": []}
+            waiting = self.waiting.get(name) or []
+            if waiting:
+                inbound = [{"pipelineExecutionId": r.id, "status": "InProgress", "type": "STANDARD"} for r in waiting]
+                out["inboundExecution"], out["inboundExecutions"] = inbound[0], inbound
+            if name in self.stage_latest:
+                release, status = self.stage_latest[name]
+                out["latestExecution"] = {"pipelineExecutionId": release.id, "status": status, "type": "STANDARD"}
+            for action in stage["actions"]:
+                key = (name, action["name"])
+                state = {"actionName": action["name"]}
+                if key in self.revisions:
+                    revision = dict(self.revisions[key])
+                    url = revision.pop("revisionUrl", None)
+                    state["currentRevision"] = revision
+                    if url:
+                        state["revisionUrl"] = url
+                if key in self.action_latest:
+                    state["latestExecution"] = self.action_latest[key].execution()
+                out["actionStates"].append(state)
+            stages.append(out)
+        return {"pipelineName": self.name, "pipelineVersion": definition["version"], "stageStates": stages,
+                "created": _epoch(self.obj._created), "updated": _epoch(self.obj._updated)}
+
+
+class Walk(threading.Thread):
+    """Walks one execution through its pipeline's stages, stage by stage, each stage's actions by
+    RunOrder (same RunOrder: one after the other, the stage failing after all of them ran)."""
+
+    def __init__(self, release):
+        super().__init__(name=f"pipeline-{release.runs.name}-{release.id[:8]}", daemon=True)
+        self.release, self.runs = release, release.runs
+        self.generation = _server["generation"]
+        self.session, self.clients = None, {}
+
+    # -- the walk -----------------------------------------------------------------------------
+
+    def run(self):
+        ex = self.release
+        stage = None
+        try:
+            for declared in ex.definition["stages"]:
+                stage = None
+                if not self.enter(declared["name"]):
+                    return
+                stage = declared["name"]
+                outcome = self.run_stage(declared)
+                self.leave(stage, outcome)
+                stage = None
+                if outcome != "Succeeded":
+                    return
+            with _release_state:
+                self.check()
+                ex.finish("Stopped" if ex.stop_mode else "Succeeded")
+        except Gone:
+            return
+        except Exception as exc:  # a fault of this emulator: the execution fails with it instead of hanging
+            print(f"rig-moto: pipeline {self.runs.name} execution {ex.id}: {traceback.format_exc()}", file=sys.stderr,
+                  flush=True)
+            with _release_state:
+                if not self.alive():
+                    return
+                for run in ex.actions:
+                    if run.status == "InProgress":
+                        run.status, run.updated = "Failed", time.time()
+                        run.error = {"code": "JobFailed", "message": f"InternalError: {exc}"}
+                if stage is not None:
+                    self.release_stage(stage, "Failed")
+                if ex.status in ("InProgress", "Stopping"):
+                    ex.finish("Failed")
+
+    def alive(self):
+        from moto.codepipeline.models import codepipeline_backends
+
+        runs = self.runs
+        return (_server["generation"] == self.generation
+                and codepipeline_backends[runs.account][runs.region].pipelines.get(runs.name) is runs.obj)
+
+    def check(self):
+        """Under the lock: the pipeline (and this emulator's state) still exists, else Gone."""
+        if not self.alive():
+            raise Gone()
+
+    def gone(self):
+        """Outside the lock: whether the walk must end (the pipeline or the emulator's state went)."""
+        with _release_state:
+            return not self.alive()
+
+    def enter(self, stage):
+        """Waits at the stage's entrance until the stage is free; False if this execution was
+        superseded or stopped meanwhile. SUPERSEDED: one execution waits at an entrance, a newer
+        one supersedes it; QUEUED: they wait in order; PARALLEL: no waiting."""
+        ex, runs = self.release, self.runs
+        with _release_state:
+            self.check()
+            queue = runs.waiting.setdefault(stage, [])
+            if ex.mode == "SUPERSEDED":
+                for older in queue:
+                    older.finish("Superseded")
+                queue.clear()
+            queue.append(ex)
+            _release_state.notify_all()
+            while True:
+                self.check()
+                if ex.status == "Superseded":
+                    return False
+                if ex.stop_mode:
+                    queue.remove(ex)
+                    ex.finish("Stopped")
+                    return False
+                if ex.mode == "PARALLEL" or (runs.holder.get(stage) is None and queue[0] is ex):
+                    queue.remove(ex)
+                    if ex.mode != "PARALLEL":
+                        runs.holder[stage] = ex
+                    runs.stage_latest[stage] = [ex, "InProgress"]
+                    ex.stages[stage] = "InProgress"
+                    ex.updated = time.time()
+                    return True
+                _release_state.wait(0.2)
+
+    def release_stage(self, stage, outcome):
+        ex, runs = self.release, self.runs
+        if runs.holder.get(stage) is ex:
+            del runs.holder[stage]
+        if runs.stage_latest.get(stage, [None])[0] is ex:
+            runs.stage_latest[stage] = [ex, outcome]
+        ex.stages[stage] = outcome
+        _release_state.notify_all()
+
+    def leave(self, stage, outcome):
+        ex = self.release
+        with _release_state:
+            self.check()
+            self.release_stage(stage, outcome)
+            if outcome != "Succeeded":
+                ex.finish(outcome)
+
+    def run_stage(self, stage):
+        """The stage's outcome: Succeeded, Failed or Stopped."""
+        ex = self.release
+        for order in sorted({a["runOrder"] for a in stage["actions"]}):
+            failed = False
+            for action in [a for a in stage["actions"] if a["runOrder"] == order]:
+                with _release_state:
+                    self.check()
+                    if ex.stop_mode:
+                        return "Stopped"
+                status = self.run_action(stage["name"], action)
+                if status == "Abandoned":
+                    return "Stopped"
+                failed = failed or status != "Succeeded"
+            if failed:
+                return "Failed"
+            with _release_state:
+                if ex.stop_mode:
+                    return "Stopped"
+        return "Succeeded"
+
+    def run_action(self, stage, action):
+        ex, runs = self.release, self.runs
+        run = ActionRun(ex, stage, action)
+        with _release_state:
+            self.check()
+            ex.actions.append(run)
+            runs.action_latest[(stage, action["name"])] = run
+            run.inputs = [{"name": a["name"], "s3location": {"bucket": ex.artifacts[a["name"]]["bucket"],
+                                                             "key": ex.artifacts[a["name"]]["key"]}}
+                          for a in action["inputArtifacts"] if a["name"] in ex.artifacts]
+            ex.updated = time.time()
+        try:
+            missing = [a["name"] for a in action["inputArtifacts"] if a["name"] not in ex.artifacts]
+            if missing:
+                raise ActionFailed(f"Input artifact {missing[0]} was not produced by an earlier action of this "
+                                   "execution.")
+            result = self.provider(action)(run)
+        except ActionFailed as failure:
+            result = dict(failure.extra, status="Failed", error={"code": failure.code, "message": failure.message})
+            result.setdefault("external_summary", failure.message)
+        except _client_error() as exc:
+            if self.gone():
+                raise Gone()
+            message = exc.response.get("Error", {}).get("Message", str(exc))
+            result = {"status": "Failed", "error": {"code": "JobFailed", "message": message}}
+        with _release_state:
+            self.check()
+            if result is not None and run.status == "InProgress":  # not abandoned (or answered) meanwhile
+                self.record(run, result)
+            ex.updated = time.time()
+            _release_state.notify_all()
+            return run.status
+
+    def record(self, run, result):
+        ex, runs = self.release, self.runs
+        run.status, run.updated = result.get("status", "Succeeded"), time.time()
+        run.summary = result.get("summary")
+        run.external_id = result.get("external_id")
+        run.external_summary = result.get("external_summary", run.summary)
+        run.external_url = result.get("external_url")
+        run.error = result.get("error")
+        run.outputs = result.get("outputs", [])
+        run.variables = result.get("variables", {})
+        source = result.get("source")
+        if source and run.status == "Succeeded":
+            name = run.action["name"]
+            revision = {"revisionId": source["revisionId"], "revisionChangeId": source["revisionChangeId"],
+                        "created": source["created"]}
+            if source.get("revisionUrl"):
+                revision["revisionUrl"] = source["revisionUrl"]
+            runs.revisions[(run.stage, name)] = revision
+            entry = {"actionName": name, "revisionId": source["revisionId"]}
+            for key in ("revisionSummary", "revisionUrl"):
+                if source.get(key):
+                    entry[key] = source[key]
+            ex.sources.append(entry)
+            for artifact in run.outputs:
+                revision = {"name": artifact["name"], "revisionId": source["revisionId"],
+                            "revisionChangeIdentifier": source["revisionChangeId"], "created": source["created"]}
+                for key in ("revisionSummary", "revisionUrl"):
+                    if source.get(key):
+                        revision[key] = source[key]
+                ex.artifact_revisions.append(revision)
+
+    def provider(self, action):
+        kind = action["actionTypeId"]
+        key = (kind["category"], kind["owner"], kind["provider"])
+        providers = {
+            ("Source", "AWS", "CodeStarSourceConnection"): self.source_commit,
+            ("Source", "ThirdParty", "GitHub"): self.source_commit,
+            ("Source", "AWS", "S3"): self.source_s3,
+            ("Build", "AWS", "CodeBuild"): self.build,
+            ("Test", "AWS", "CodeBuild"): self.build,
+            ("Deploy", "AWS", "CloudFormation"): self.cloudformation,
+            ("Approval", "AWS", "Manual"): self.approval,
+        }
+        if key not in providers:
+            def unsupported(run):
+                raise ActionFailed(f"The local AWS does not run {kind['owner']} {kind['category']} actions of "
+                                   f"provider {kind['provider']}.")
+            return unsupported
+        return providers[key]
+
+    # -- calls to the local AWS ----------------------------------------------------------------
+
+    def client(self, service, region=None):
+        """A boto3 client of this server (the execution's generation in a header, no retries)."""
+        key = (service, region or self.runs.region)
+        if key not in self.clients:
+            import boto3
+            from botocore.config import Config
+
+            if _server["endpoint"] is None:
+                raise ActionFailed("The local AWS serves no HTTP endpoint (rig_moto.serve was not called).")
+            if self.session is None:
+                self.session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+            client = self.session.client(service, endpoint_url=_server["endpoint"], region_name=key[1],
+                                         config=Config(retries={"total_max_attempts": 1}, read_timeout=300,
+                                                       connect_timeout=10))
+            generation = str(self.generation)
+
+            def tag(request, **_):
+                request.headers["X-Rig-Generation"] = generation
+
+            client.meta.events.register("before-sign", tag)
+            self.clients[key] = client
+        return self.clients[key]
+
+    def artifact_store(self):
+        definition = self.release.definition
+        store = definition.get("artifactStore") or (definition.get("artifactStores") or {}).get(self.runs.region)
+        if not store or not store.get("location"):
+            raise ActionFailed("The pipeline has no artifact store in its region.")
+        return store["location"]
+
+    def put_artifact(self, name, body, revision=None):
+        """An output artifact into the artifact store: `<pipeline[:20]>/<artifact[:10]>/<7 random>`."""
+        bucket = self.artifact_store()
+        suffix = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(7))
+        key = f"{self.runs.name[:20]}/{name[:10]}/{suffix}"
+        try:
+            self.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+        except _client_error() as exc:
+            error = exc.response.get("Error", {})
+            raise ActionFailed(f"Unable to upload the artifact {name} to the Amazon S3 artifact bucket '{bucket}': "
+                               f"{error.get('Code')}: {error.get('Message')}")
+        with _release_state:
+            self.release.artifacts[name] = {"bucket": bucket, "key": key, "revision": revision}
+        return {"name": name, "s3location": {"bucket": bucket, "key": key}}
+
+    def artifact(self, run, name):
+        """The zip of input artifact `name`, read from the artifact store."""
+        if name not in [a["name"] for a in run.action["inputArtifacts"]]:
+            raise ActionFailed(f"The artifact {name} is not an input artifact of action {run.action['name']}.")
+        where = self.release.artifacts[name]
+        try:
+            return self.client("s3").get_object(Bucket=where["bucket"], Key=where["key"])["Body"].read()
+        except _client_error() as exc:
+            error = exc.response.get("Error", {})
+            raise ActionFailed(f"Unable to access the artifact with Amazon S3 object key '{where['key']}' located in "
+                               f"the Amazon S3 artifact bucket '{where['bucket']}'. {error.get('Code')}: "
+                               f"{error.get('Message')}")
+
+    def artifact_file(self, run, path):
+        """The text of `Artifact::file`."""
+        name, sep, file = (path or "").partition("::")
+        if not sep or not file:
+            raise ActionFailed(f"The file path {path} is not valid: give it as ArtifactName::FileName.")
+        try:
+            with zipfile.ZipFile(io.BytesIO(self.artifact(run, name))) as archive:
+                return archive.read(file).decode("utf-8")
+        except KeyError:
+            raise ActionFailed(f"File [{file}] does not exist in artifact [{name}].")
+        except zipfile.BadZipFile:
+            raise ActionFailed(f"The artifact [{name}] is not a zip file.")
+
+    # -- source actions --------------------------------------------------------------------------
+
+    def source_commit(self, run):
+        """CodeStarSourceConnection / GitHub (version 1): no repository is read. The revision is the
+        COMMIT_ID given in sourceRevisions, else a new 40-hex commit; the output zip is empty."""
+        conf, name = run.action["configuration"], run.action["name"]
+        override = self.release.overrides.get(name)
+        commit = override["revisionValue"] if override else secrets.token_hex(20)
+        github = run.action["actionTypeId"]["provider"] == "GitHub"
+        repository = conf.get("FullRepositoryId") or f"{conf.get('Owner')}/{conf.get('Repo')}"
+        branch = conf.get("BranchName") or conf.get("Branch")
+        message = f"Commit {commit}"
+        if github:
+            summary, url = message, f"https://github.com/{repository}/commit/{commit}"
+        else:
+            summary = json.dumps({"ProviderType": "GitHub", "CommitMessage": message}, separators=(",", ":"))
+            url = (f"https://{self.runs.region}.console.aws.amazon.com/codesuite/settings/connections/redirect"
+                   f"?connectionArn={conf.get('ConnectionArn')}&referenceType=COMMIT&FullRepositoryId={repository}"
+                   f"&Commit={commit}")
+        outputs = [self.put_artifact(a["name"], _zip({}), revision=commit) for a in run.action["outputArtifacts"]]
+        now = time.time()
+        variables = {"CommitId": commit, "CommitMessage": message, "BranchName": branch or ""}
+        if not github:
+            variables.update(ConnectionArn=conf.get("ConnectionArn", ""), FullRepositoryId=repository,
+                             AuthorDate=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)))
+        return {"summary": summary, "external_id": commit, "external_url": url, "outputs": outputs,
+                "variables": variables,
+                "source": {"revisionId": commit, "revisionChangeId": commit, "created": now,
+                           "revisionSummary": summary, "revisionUrl": url}}
+
+    def source_s3(self, run):
+        """S3: the object (its latest version, or the S3_OBJECT_VERSION_ID / S3_OBJECT_KEY given in
+        sourceRevisions) becomes the output artifact; its version id is the revision."""
+        conf, name = run.action["configuration"], run.action["name"]
+        bucket, key = conf.get("S3Bucket"), conf.get("S3ObjectKey")
+        read = {"Bucket": bucket, "Key": key}
+        override = self.release.overrides.get(name)
+        if override and override["revisionType"] == "S3_OBJECT_VERSION_ID":
+            read["VersionId"] = override["revisionValue"]
+        elif override and override["revisionType"] == "S3_OBJECT_KEY":
+            read["Key"] = key = override["revisionValue"]
+        try:
+            found = self.client("s3").get_object(**read)
+        except _client_error() as exc:
+            error = exc.response.get("Error", {})
+            code = error.get("Code")
+            reason = {"NoSuchKey": "The specified key does not exist.",
+                      "NoSuchBucket": "The specified bucket does not exist"}.get(code, error.get("Message"))
+            raise ActionFailed(f"Could not access the Amazon S3 source object s3://{bucket}/{key}. {code}: {reason}")
+        body, etag = found["Body"].read(), found["ETag"].strip('"')
+        version = found.get("VersionId")
+        revision = version if version and version != "null" else etag
+        summary = (found.get("Metadata") or {}).get("codepipeline-artifact-revision-summary")
+        outputs = [self.put_artifact(a["name"], body, revision=revision) for a in run.action["outputArtifacts"]]
+        source = {"revisionId": revision, "revisionChangeId": etag, "created": _epoch(found["LastModified"])}
+        if summary:
+            source["revisionSummary"] = summary
+        return {"summary": summary, "external_id": revision, "outputs": outputs, "source": source,
+                "variables": {"ETag": etag, "VersionId": version or "", "ObjectKey": key}}
+
+    # -- build -----------------------------------------------------------------------------------
+
+    def build(self, run):
+        """CodeBuild, without Docker: tag = the first 8 characters of the primary input's source
+        revision; image = REPOSITORY_URI:tag, put into that ECR repository; every output artifact is a
+        zip holding build.json {"image", "tag"}."""
+        conf, region, account = run.action["configuration"], self.runs.region, self.runs.account
+        project = conf.get("ProjectName")
+        arn = f"arn:aws:codebuild:{region}:{account}:project/{project}"
+        found = self.client("codebuild").batch_get_projects(names=[project])["projects"]
+        if not found:
+            raise ActionFailed(f"Error calling startBuild: Project cannot be found: {arn} (Service: AWSCodeBuild; "
+                               f"Status Code: 400; Error Code: ResourceNotFoundException; Request ID: {uuid.uuid4()}; "
+                               "Proxy: null)")
+        variables = {v["name"]: v.get("value", "") for v in found[0]["environment"].get("environmentVariables") or []}
+        primary = conf.get("PrimarySource") or (run.action["inputArtifacts"] or [{}])[0].get("name")
+        commit = (self.release.artifacts.get(primary) or {}).get("revision") or ""
+        tag = commit[:8]
+        repository = variables.get("REPOSITORY_URI")
+        failure = None
+        if not repository:
+            failure = ("BUILD", f"Error while executing command: docker build -t $REPOSITORY_URI:{tag} . Reason: "
+                                f"REPOSITORY_URI is not set in the environment of project {project}")
+        elif not tag:
+            failure = ("BUILD", f"Error while executing command: docker build. Reason: the input artifact {primary} "
+                                "has no source revision")
+        image = f"{repository}:{tag}"
+        if failure is None:
+            pushed = self.push_image(repository, tag)
+            if pushed is not None:
+                failure = ("POST_BUILD", f"Error while executing command: docker push {image}. Reason: exit status 1 "
+                                         f"({pushed})")
+        build_id = self.record_build(project, commit, run, failure)
+        url = f"https://console.aws.amazon.com/codebuild/home?region={region}#/builds/{build_id}/view/new"
+        if failure:
+            phase, message = failure
+            raise ActionFailed(f"Build terminated with state: FAILED. Phase: {phase}, Code: COMMAND_EXECUTION_ERROR, "
+                               f"Message: {message}", external_id=build_id, external_url=url)
+        body = _zip({"build.json": json.dumps({"image": image, "tag": tag})})
+        outputs = [self.put_artifact(a["name"], body) for a in run.action["outputArtifacts"]]
+        return {"external_id": build_id, "external_url": url, "outputs": outputs}
+
+    def push_image(self, repository_uri, tag):
+        """What `docker push` would do to ECR; None, or what docker printed on failure."""
+        host, _, name = repository_uri.partition("/")
+        parts = host.split(".")
+        region = parts[3] if len(parts) > 4 and parts[1:3] == ["dkr", "ecr"] else self.runs.region
+        ecr = self.client("ecr", region)
+        try:
+            repository = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+        except _client_error():
+            return (f"name unknown: The repository with name '{name}' does not exist in the registry with id "
+                    f"'{parts[0]}'")
+        try:
+            existing = ecr.describe_images(repositoryName=name, imageIds=[{"imageTag": tag}])["imageDetails"]
+        except _client_error():
+            existing = []
+        if existing and repository.get("imageTagMutability", "MUTABLE").startswith("IMMUTABLE"):
+            return (f"tag invalid: The image tag '{tag}' already exists in the '{name}' repository and cannot be "
+                    "overwritten because the repository is immutable.")
+        layer = secrets.token_hex(32)
+        config = secrets.token_hex(32)
+        manifest = {
+            "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1469,
+                       "digest": f"sha256:{config}"},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 3370628,
+                        "digest": f"sha256:{layer}"}],
+        }
+        ecr.put_image(repositoryName=name, imageManifest=json.dumps(manifest), imageTag=tag)
+        return None
+
+    def record_build(self, project, commit, run, failure):
+        """The build, as BatchGetBuilds / ListBuildsForProject show it (moto's codebuild backend)."""
+        from moto.codebuild.models import codebuild_backends
+        from moto.core.utils import iso_8601_datetime_with_milliseconds
+
+        with _release_state:
+            self.check()
+            backend = codebuild_backends[self.runs.account][self.runs.region]
+            if project not in backend.codebuild_projects:
+                return f"{project}:{uuid.uuid4()}"
+            meta = backend.start_build(project, source_version=commit)
+            now = iso_8601_datetime_with_milliseconds()
+            order = ("SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD",
+                     "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED")
+            failed_at = failure[0] if failure else None
+            skipped = order[order.index(failed_at) + 1:order.index("FINALIZING")] if failed_at else ()
+            phases = []
+            for phase in order:
+                if phase in skipped:
+                    continue
+                entry = {"phaseType": phase, "startTime": now}
+                if phase != "COMPLETED":
+                    entry.update(endTime=now, durationInSeconds=0,
+                                 phaseStatus="FAILED" if phase == failed_at else "SUCCEEDED")
+                if phase == failed_at:
+                    entry["contexts"] = [{"statusCode": "COMMAND_EXECUTION_ERROR", "message": failure[1]}]
+                phases.append(entry)
+            project_meta = backend.codebuild_projects[project].project_metadata
+            primary = (run.inputs or [{}])[0].get("s3location")
+            meta.update(
+                currentPhase="COMPLETED", buildStatus="FAILED" if failure else "SUCCEEDED", buildComplete=True,
+                endTime=now, phases=phases, sourceVersion=(f"arn:aws:s3:::{primary['bucket']}/{primary['key']}"
+                                                           if primary else commit),
+                resolvedSourceVersion=commit, environment=project_meta.get("environment"),
+                source=dict(project_meta.get("source") or {}, type="CODEPIPELINE"),
+                initiator=f"codepipeline/{self.runs.name}",
+            )
+            meta["buildNumber"] = len(backend.build_history.get(project, []))
+            _rig_builds.add(meta["id"])
+            return meta["id"]
+
+    # -- CloudFormation --------------------------------------------------------------------------
+
+    def cloudformation(self, run):
+        """CREATE_UPDATE, REPLACE_ON_FAILURE, DELETE_ONLY, CHANGE_SET_REPLACE, CHANGE_SET_EXECUTE through
+        this server's CloudFormation API, waiting as CodePipeline does (and for the stack's ECS services'
+        rollouts, which move here only when polled)."""
+        conf = run.action["configuration"]
+        mode, stack = conf.get("ActionMode"), conf.get("StackName")
+        cfn = self.client("cloudformation")
+        current = self.describe_stack(stack)
+        try:
+            if mode == "CHANGE_SET_EXECUTE":
+                return self.execute_change_set(run, stack, conf.get("ChangeSetName"))
+            if mode == "DELETE_ONLY":
+                if current is None:
+                    return {"summary": f"Stack {stack} does not exist"}
+                cfn.delete_stack(StackName=current["StackId"])
+                return self.stack_outcome(run, current["StackId"], stack, "delete")
+            if mode not in ("CREATE_UPDATE", "REPLACE_ON_FAILURE", "CHANGE_SET_REPLACE"):
+                raise ActionFailed(f"ActionMode {mode} is not valid.")
+            request = self.stack_request(run, conf)
+            policy = request.pop("policy")
+            if mode == "CHANGE_SET_REPLACE":
+                return self.replace_change_set(run, stack, conf.get("ChangeSetName"), request, current)
+            if mode == "REPLACE_ON_FAILURE" and current is not None and current["StackStatus"] in STACK_FAILED_STATES:
+                cfn.delete_stack(StackName=current["StackId"])
+                gone = self.wait_stack(current["StackId"])
+                if gone["StackStatus"] != "DELETE_COMPLETE":
+                    raise ActionFailed(self.failure(f"Failed to delete stack {stack}.", gone))
+                current = None
+            if current is None:
+                stack_id = cfn.create_stack(**request)["StackId"]
+                return self.stack_outcome(run, stack_id, stack, "create", policy)
+            try:
+                cfn.update_stack(**request)
+            except _client_error() as exc:
+                if "No updates are to be performed" not in exc.response.get("Error", {}).get("Message", ""):
+                    raise
+                return dict(self.stack_result(run, current), summary="No updates are to be performed.")
+            return self.stack_outcome(run, current["StackId"], stack, "update", policy)
+        except _client_error() as exc:
+            if self.gone():
+                raise Gone()
+            raise ActionFailed(self.cloudformation_error(exc))
+
+    @staticmethod
+    def cloudformation_error(exc):
+        error, meta = exc.response.get("Error", {}), exc.response.get("ResponseMetadata", {})
+        return (f"{error.get('Message')} (Service: AmazonCloudFormation; Status Code: {meta.get('HTTPStatusCode')}; "
+                f"Error Code: {error.get('Code')}; Request ID: {meta.get('RequestId')}; Proxy: null)")
+
+    def describe_stack(self, name):
+        try:
+            return self.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+        except _client_error() as exc:
+            if self.gone():
+                raise Gone()
+            if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
+                return None
+            raise ActionFailed(self.cloudformation_error(exc))
+
+    def wait_stack(self, stack_id):
+        cfn = self.client("cloudformation")
+        while True:
+            stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+            status = stack["StackStatus"]
+            if not status.endswith("_IN_PROGRESS") or status == "REVIEW_IN_PROGRESS":
+                return stack
+            time.sleep(RELEASE_POLL)
+
+    def stack_request(self, run, conf):
+        """CreateStack / UpdateStack / CreateChangeSet arguments: the template, the template
+        configuration's Parameters and Tags, ParameterOverrides (which win), Capabilities, RoleArn."""
+        parameters, tags, policy = {}, {}, None
+        if conf.get("TemplateConfiguration"):
+            text = self.artifact_file(run, conf["TemplateConfiguration"])
+            try:
+                document = json.loads(text)
+            except ValueError as exc:
+                raise ActionFailed(f"Template configuration is not valid: {exc}")
+            parameters = {k: _text(v) for k, v in (document.get("Parameters") or {}).items()}
+            tags = {k: _text(v) for k, v in (document.get("Tags") or {}).items()}
+            if document.get("StackPolicy") is not None:
+                policy = document["StackPolicy"]
+                policy = policy if isinstance(policy, str) else json.dumps(policy)
+        if conf.get("ParameterOverrides"):
+            try:
+                overrides = json.loads(conf["ParameterOverrides"])
+            except ValueError as exc:
+                raise ActionFailed(f"ParameterOverrides is not valid JSON: {exc}")
+            for key, value in overrides.items():
+                parameters[key] = self.parameter_value(run, key, value)
+        template = self.artifact_file(run, conf.get("TemplatePath"))
+        request = {"StackName": conf.get("StackName"), "TemplateBody": template,
+                   "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                   "policy": policy}
+        if conf.get("Capabilities"):
+            request["Capabilities"] = [c for c in conf["Capabilities"].split(",") if c]
+        if conf.get("RoleArn"):
+            request["RoleARN"] = conf["RoleArn"]
+        if tags:
+            request["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        return request
+
+    def parameter_value(self, run, key, value):
+        """A ParameterOverrides value: a string, {"Fn::GetParam": [artifact, file, key]} or
+        {"Fn::GetArtifactAtt": [artifact, BucketName|ObjectKey|URL]}."""
+        if isinstance(value, dict) and "Fn::GetParam" in value:
+            artifact, file, name = value["Fn::GetParam"]
+            try:
+                document = json.loads(self.artifact_file(run, f"{artifact}::{file}"))
+            except ValueError as exc:
+                raise ActionFailed(f"Fn::GetParam of parameter {key}: {file} in artifact {artifact} is not valid JSON: "
+                                   f"{exc}")
+            if not isinstance(document, dict) or name not in document:
+                raise ActionFailed(f"Fn::GetParam of parameter {key}: key {name} not found in {file} of artifact "
+                                   f"{artifact}.")
+            return _text(document[name])
+        if isinstance(value, dict) and "Fn::GetArtifactAtt" in value:
+            artifact, attribute = value["Fn::GetArtifactAtt"]
+            if artifact not in [a["name"] for a in run.action["inputArtifacts"]]:
+                raise ActionFailed(f"The artifact {artifact} is not an input artifact of action {run.action['name']}.")
+            where = self.release.artifacts[artifact]
+            values = {"BucketName": where["bucket"], "ObjectKey": where["key"],
+                      "URL": f"https://{where['bucket']}.s3.amazonaws.com/{where['key']}"}
+            if attribute not in values:
+                raise ActionFailed(f"Fn::GetArtifactAtt of parameter {key}: attribute {attribute} is not one of "
+                                   "BucketName, ObjectKey, URL.")
+            return values[attribute]
+        return _text(value)
+
+    def replace_change_set(self, run, stack, name, request, current):
+        cfn = self.client("cloudformation")
+        if current is not None:
+            try:
+                cfn.delete_change_set(ChangeSetName=name, StackName=stack)
+            except _client_error():
+                pass  # no change set of that name yet
+        kind = "CREATE" if current is None or current["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
+        created = cfn.create_change_set(ChangeSetName=name, ChangeSetType=kind, **request)
+        while True:
+            change_set = cfn.describe_change_set(ChangeSetName=created["Id"])
+            if change_set["Status"] not in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
+                break
+            time.sleep(RELEASE_POLL)
+        result = {"external_id": created["Id"]}
+        reason = change_set.get("StatusReason") or ""
+        if change_set["Status"] == "CREATE_COMPLETE":
+            return dict(result, summary=f"Change set {name} of stack {stack} was created ({kind}).")
+        if NO_CHANGES in reason:
+            return dict(result, summary=reason)
+        raise ActionFailed(f"Failed to create change set {name} of stack {stack}. Change set status: "
+                           f"{change_set['Status']}. Reason: {reason or 'No reason was provided.'}", **result)
+
+    def execute_change_set(self, run, stack, name):
+        cfn = self.client("cloudformation")
+        change_set = cfn.describe_change_set(ChangeSetName=name, StackName=stack)
+        if change_set["Status"] == "FAILED" and NO_CHANGES in (change_set.get("StatusReason") or ""):
+            return {"summary": f"Change set {name} of stack {stack} contains no changes: nothing to execute.",
+                    "external_id": change_set["StackId"]}
+        cfn.execute_change_set(ChangeSetName=name, StackName=stack)
+        return self.stack_outcome(run, change_set["StackId"], stack, "execute", change_set=name)
+
+    def stack_outcome(self, run, stack_id, name, verb, policy=None, change_set=None):
+        """Waits for the stack, then for its ECS services' rollouts; the action's outcome is the stack's.
+        verb: create, update, delete or execute (change_set)."""
+        stack = self.wait_stack(stack_id)
+        ok = ("DELETE_COMPLETE",) if verb == "delete" else ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+        if stack["StackStatus"] in ok and verb != "delete":
+            self.wait_for_services(stack_id)
+            stack = self.wait_stack(stack_id)
+        what = f"change set {change_set} of stack {name}" if verb == "execute" else f"stack {name}"
+        if stack["StackStatus"] not in ok:
+            raise ActionFailed(self.failure(f"Failed to {verb} {what}.", stack), external_id=stack_id)
+        if policy:
+            self.client("cloudformation").set_stack_policy(StackName=stack_id, StackPolicyBody=policy)
+        done = {"create": "created", "update": "updated", "delete": "deleted", "execute": "executed"}[verb]
+        return dict(self.stack_result(run, stack), summary=f"{what[0].upper()}{what[1:]} {done}.")
+
+    def stack_result(self, run, stack):
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []}
+        result = {"external_id": stack["StackId"], "variables": outputs}
+        file = run.action["configuration"].get("OutputFileName")
+        if file and run.action["outputArtifacts"]:
+            body = _zip({file: json.dumps(outputs)})
+            result["outputs"] = [self.put_artifact(a["name"], body) for a in run.action["outputArtifacts"]]
+        return result
+
+    def failure(self, prefix, stack):
+        """`<prefix> Current stack status: X. Reason: <the first failed resource's reason>`."""
+        events = self.client("cloudformation").describe_stack_events(StackName=stack["StackId"])["StackEvents"]
+        since = next((i for i, e in enumerate(events) if e.get("ResourceType") == "AWS::CloudFormation::Stack"
+                      and e.get("ResourceStatusReason") == "User Initiated"), len(events))
+        recent = list(reversed(events[:since]))
+        failed = next((e for e in recent if e["ResourceStatus"].endswith("_FAILED")
+                       and e.get("ResourceType") != "AWS::CloudFormation::Stack"), None)
+        if failed is not None:
+            reason = f"{failed['LogicalResourceId']}: {failed.get('ResourceStatusReason') or failed['ResourceStatus']}"
+        else:
+            reason = next((e.get("ResourceStatusReason") for e in recent if e.get("ResourceStatusReason")
+                           and e["ResourceStatus"].endswith(("ROLLBACK_IN_PROGRESS", "_FAILED"))),
+                          None) or "No reason was provided."
+        return f"{prefix} Current stack status: {stack['StackStatus']}. Reason: {reason}"
+
+    def wait_for_services(self, stack_id):
+        """Polls DescribeServices for the stack's ECS services until each PRIMARY deployment is
+        COMPLETED or FAILED (CloudFormation waits for service stability on AWS; here a rollout moves
+        only when polled, see 17). At most ROLLOUT_POLLS rounds (a crash without a circuit breaker
+        never settles)."""
+        resources = self.client("cloudformation").describe_stack_resources(StackName=stack_id)["StackResources"]
+        clusters = {}
+        for r in resources:
+            arn = r.get("PhysicalResourceId") or ""
+            if r.get("ResourceType") == "AWS::ECS::Service" and ":service/" in arn:
+                path = arn.split(":service/", 1)[1].split("/")
+                clusters.setdefault(path[0] if len(path) == 2 else "default", []).append(arn)
+        if not clusters:
+            return
+        ecs = self.client("ecs")
+        for _ in range(ROLLOUT_POLLS):
+            settled = True
+            for cluster, arns in clusters.items():
+                for service in ecs.describe_services(cluster=cluster, services=arns)["services"]:
+                    primary = next((d for d in service.get("deployments") or [] if d.get("status") == "PRIMARY"), None)
+                    if service.get("status") == "ACTIVE" and primary and \
+                            primary.get("rolloutState") not in (None, "COMPLETED", "FAILED"):
+                        settled = False
+            if settled:
+                return
+            time.sleep(RELEASE_POLL)
+
+    # -- manual approval -------------------------------------------------------------------------
+
+    def approval(self, run):
+        """InProgress with a token until PutApprovalResult (or a stop that abandons it); NotificationArn:
+        the approval JSON published to the topic."""
+        conf, runs = run.action["configuration"], self.runs
+        with _release_state:
+            self.check()
+            run.token = str(uuid.uuid4())
+        if conf.get("NotificationArn"):
+            console = f"https://console.aws.amazon.com/codepipeline/home?region={runs.region}#/view/{runs.name}"
+            message = {
+                "region": runs.region, "consoleLink": console,
+                "approval": {
+                    "pipelineName": runs.name, "stageName": run.stage, "actionName": run.action["name"],
+                    "token": run.token,
+                    "expires": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(time.time() + 7 * 86400)),
+                    "externalEntityLink": conf.get("ExternalEntityLink"),
+                    "approvalReviewLink": f"{console}/{run.stage}/{run.action['name']}/approve/{run.token}",
+                    "customData": conf.get("CustomData"),
+                },
+            }
+            subject = f"APPROVAL NEEDED: AWS CodePipeline {runs.name} for action {run.action['name']}"
+            try:
+                self.client("sns").publish(TopicArn=conf["NotificationArn"], Subject=subject[:100],
+                                           Message=json.dumps(message))
+            except _client_error():
+                if self.gone():
+                    raise Gone()  # else: nobody is notified, the approval still waits
+        with _release_state:
+            while run.status == "InProgress":
+                self.check()
+                _release_state.wait(0.2)
+        return None  # PutApprovalResult / StopPipelineExecution set the outcome
+
+
+def _client_error():
+    """botocore's ClientError (imported late: the launcher checks moto's version before any import)."""
+    from botocore.exceptions import ClientError
+
+    return ClientError
+
+
+def extend_pipelines(ext) -> None:  # noqa: C901 - the CloudFormation models and the API, in one place
+    """23: AWS::CodePipeline::Pipeline / AWS::CodeBuild::Project on moto's backends; the
+    CodePipeline operations that start, show, approve and stop executions (Walk does the work)."""
+    from moto.codebuild.models import CodeBuildBackend, codebuild_backends
+    from moto.codepipeline import models as cp_models
+    from moto.codepipeline.exceptions import (
+        InvalidStructureException,
+        PipelineExecutionNotFoundException,
+        PipelineNotFoundException,
+    )
+    from moto.codepipeline.models import CodePipeline, codepipeline_backends
+    from moto.codepipeline.responses import CodePipelineResponse
+    from moto.core.exceptions import JsonRESTError
+    from moto.iam.exceptions import NotFoundException as IAMNotFoundException
+
+    def error(code):
+        return type(code, (JsonRESTError,), {"code": 400, "__init__": lambda self, message: JsonRESTError.__init__(
+            self, code, message)})
+
+    ValidationException = error("ValidationException")
+    StageNotFoundException = error("StageNotFoundException")
+    ActionNotFoundException = error("ActionNotFoundException")
+    InvalidApprovalTokenException = error("InvalidApprovalTokenException")
+    ApprovalAlreadyCompletedException = error("ApprovalAlreadyCompletedException")
+    PipelineExecutionNotStoppableException = error("PipelineExecutionNotStoppableException")
+    DuplicatedStopRequestException = error("DuplicatedStopRequestException")
+
+    # CreatePipeline: moto read a trust policy's Principal.Service as one string (a list of services,
+    # as rig's roles have, was refused); a statement may also be a single object.
+    def create_pipeline(self, pipeline, tags):
+        name = pipeline["name"]
+        if name in self.pipelines:
+            raise InvalidStructureException(
+                f"A pipeline with the name '{name}' already exists in account '{self.account_id}'")
+        refused = InvalidStructureException(
+            f"CodePipeline is not authorized to perform AssumeRole on role {pipeline.get('roleArn')}")
+        try:
+            role = self.iam_backend.get_role_by_arn(pipeline.get("roleArn"))
+        except IAMNotFoundException:
+            raise refused
+        statements = json.loads(role.assume_role_policy_document).get("Statement") or []
+        services = set()
+        for st in statements if isinstance(statements, list) else [statements]:
+            principal = st.get("Principal") or {}
+            service = principal.get("Service") if isinstance(principal, dict) else None
+            if st.get("Effect", "Allow") == "Allow" and service:
+                services.update([service] if isinstance(service, str) else service)
+        if "codepipeline.amazonaws.com" not in services:
+            raise refused
+        if len(pipeline["stages"]) < 2:
+            raise InvalidStructureException(
+                f"Pipeline has only {len(pipeline['stages'])} stage(s). There should be a minimum of 2 stages in a "
+                "pipeline")
+        obj = self.pipelines[name] = CodePipeline(self.account_id, self.region_name, pipeline)
+        if tags:
+            obj.validate_tags(tags)
+            obj.tags.update({t["key"]: t["value"] for t in tags})
+        return pipeline, sorted(tags or [], key=lambda t: t["key"])
+
+    cp_models.CodePipelineBackend.create_pipeline = create_pipeline
+
+    # -- CloudFormation models -----------------------------------------------------------------
+
+    @ext.register
+    class Pipeline(ext.RigModel):
+        TYPE, NAME_PROP = "AWS::CodePipeline::Pipeline", "Name"
+        ATTRS = {"Version": lambda s: str(s.backend().pipelines[s.name].pipeline["version"])}
+
+        def backend(self):
+            return codepipeline_backends[self.account_id][self.region_name]
+
+        def tags(self):
+            return [{"key": t["Key"], "value": _text(t["Value"])} for t in self.props.get("Tags") or []]
+
+        def create(self):
+            self.backend().create_pipeline(api_pipeline(self.name, self.props), self.tags())
+
+        def update(self):
+            backend = self.backend()
+            backend.update_pipeline(api_pipeline(self.name, self.props))
+            backend.pipelines[self.name].tags = {t["key"]: t["value"] for t in self.tags()}
+
+        def delete(self, account_id, region_name):
+            codepipeline_backends[account_id][region_name].delete_pipeline(self.name)
+
+    @ext.register
+    class BuildProject(ext.RigModel):
+        TYPE, NAME_PROP = "AWS::CodeBuild::Project", "Name"
+        ATTRS = {"Arn": "arn:aws:codebuild:{region}:{account}:project/{name}"}
+
+        def create(self):
+            backend = codebuild_backends[self.account_id][self.region_name]
+            history = backend.build_history.get(self.name)
+            backend.create_project(self.name, **api_build_project(self.props))
+            if history:
+                backend.build_history[self.name] = history  # an update keeps the project's builds
+
+        update = create
+
+        def delete(self, account_id, region_name):
+            codebuild_backends[account_id][region_name].delete_project(self.name)
+
+    # The builds the walkers record are returned as recorded (moto completes every build it returns).
+    plain_batch_get_builds = CodeBuildBackend.batch_get_builds
+
+    def batch_get_builds(self, ids):
+        ours = [b for history in self.build_metadata_history.values() for b in history
+                if b["id"] in ids and b["id"] in _rig_builds]
+        return ours + plain_batch_get_builds(self, [i for i in ids if i not in _rig_builds])
+
+    CodeBuildBackend.batch_get_builds = batch_get_builds
+
+    # -- the API -------------------------------------------------------------------------------
+
+    def pipeline_of(response, name):
+        backend = response.codepipeline_backend
+        obj = backend.pipelines.get(name)
+        if obj is None:
+            raise PipelineNotFoundException(
+                f"Account '{backend.account_id}' does not have a pipeline with name '{name}'")
+        return backend, obj, PipelineRuns.of(backend, obj)
+
+    def execution_of(backend, runs, execution_id):
+        release = runs.executions.get(execution_id)
+        if release is None:
+            raise PipelineExecutionNotFoundException(
+                f"Account '{backend.account_id}' does not have an execution with id '{execution_id}' for pipeline "
+                f"'{runs.name}'")
+        return release
+
+    def page(response, items, key):
+        start = int(response._get_param("nextToken") or 0)
+        size = response._get_param("maxResults") or 100
+        out = {key: items[start:start + size]}
+        if start + size < len(items):
+            out["nextToken"] = str(start + size)
+        return json.dumps(out)
+
+    def start_pipeline_execution(self):
+        backend, obj, runs = pipeline_of(self, self._get_param("name"))
+        token = self._get_param("clientRequestToken")
+        if token and token in runs.tokens:
+            return json.dumps({"pipelineExecutionId": runs.tokens[token]})
+        definition = copy.deepcopy(obj.pipeline)
+        sources = {a["name"]: a for s in definition["stages"] for a in s["actions"]
+                   if a["actionTypeId"]["category"] == "Source"}
+        overrides = self._get_param("sourceRevisions") or []
+        for override in overrides:
+            action = sources.get(override.get("actionName"))
+            if action is None:
+                raise ValidationException(f"Source action {override.get('actionName')} does not exist in pipeline "
+                                          f"{runs.name}")
+            allowed = {"S3": ("S3_OBJECT_VERSION_ID", "S3_OBJECT_KEY"), "ECR": ("IMAGE_DIGEST",)}.get(
+                action["actionTypeId"]["provider"], ("COMMIT_ID",))
+            if override.get("revisionType") not in allowed:
+                raise ValidationException(f"Revision type {override.get('revisionType')} is not supported by source "
+                                          f"action {action['name']} (provider {action['actionTypeId']['provider']})")
+        declared = {v["name"]: v.get("defaultValue") for v in definition.get("variables") or []}
+        given = {v["name"]: v["value"] for v in self._get_param("variables") or []}
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            raise ValidationException(f"Pipeline variables {unknown} are not declared in pipeline {runs.name}")
+        variables = {k: v for k, v in {**declared, **given}.items() if v is not None}
+        release = Release(runs, definition, overrides, variables, CALLER.format(account=backend.account_id))
+        runs.executions[release.id] = release
+        if token:
+            runs.tokens[token] = release.id
+        Walk(release).start()
+        return json.dumps({"pipelineExecutionId": release.id})
+
+    def get_pipeline_execution(self):
+        backend, _, runs = pipeline_of(self, self._get_param("pipelineName"))
+        release = execution_of(backend, runs, self._get_param("pipelineExecutionId"))
+        return json.dumps({"pipelineExecution": release.execution()})
+
+    def list_pipeline_executions(self):
+        _, _, runs = pipeline_of(self, self._get_param("pipelineName"))
+        releases = list(reversed(runs.executions.values()))
+        stage = ((self._get_param("filter") or {}).get("succeededInStage") or {}).get("stageName")
+        if stage:
+            releases = [r for r in releases if r.stages.get(stage) == "Succeeded"]
+        return page(self, [r.summary() for r in releases], "pipelineExecutionSummaries")
+
+    def get_pipeline_state(self):
+        _, _, runs = pipeline_of(self, self._get_param("name"))
+        return json.dumps(runs.state())
+
+    def list_action_executions(self):
+        backend, _, runs = pipeline_of(self, self._get_param("pipelineName"))
+        execution_id = (self._get_param("filter") or {}).get("pipelineExecutionId")
+        releases = [execution_of(backend, runs, execution_id)] if execution_id else list(runs.executions.values())
+        details = sorted((run for r in releases for run in r.actions), key=lambda run: run.start, reverse=True)
+        return page(self, [run.detail() for run in details], "actionExecutionDetails")
+
+    def put_approval_result(self):
+        backend, obj, runs = pipeline_of(self, self._get_param("pipelineName"))
+        stage, action, token = self._get_param("stageName"), self._get_param("actionName"), self._get_param("token")
+        result = self._get_param("result") or {}
+        declared = next((s for s in obj.pipeline["stages"] if s["name"] == stage), None)
+        if declared is None:
+            raise StageNotFoundException(f"Stage {stage} does not exist in pipeline {runs.name}")
+        if not any(a["name"] == action for a in declared["actions"]):
+            raise ActionNotFoundException(f"Action {action} does not exist in stage {stage} of pipeline {runs.name}")
+        if result.get("status") not in ("Approved", "Rejected"):
+            raise ValidationException(f"Approval status {result.get('status')} is not one of Approved, Rejected")
+        runs_of_action = [run for r in runs.executions.values() for run in r.actions
+                          if run.stage == stage and run.action["name"] == action and run.token]
+        waiting = next((run for run in runs_of_action if run.status == "InProgress" and run.token == token), None)
+        if waiting is None:
+            if any(run.token == token for run in runs_of_action):
+                raise ApprovalAlreadyCompletedException(
+                    "The approval request that you responded to is already complete or has expired.")
+            raise InvalidApprovalTokenException("The approval request already received a response or has expired.")
+        caller = CALLER.format(account=backend.account_id)
+        approved = result["status"] == "Approved"
+        comment = result.get("summary") or ""
+        waiting.status = "Succeeded" if approved else "Failed"
+        waiting.summary = comment or f"{'Approved' if approved else 'Rejected'} by {caller}"
+        waiting.updated_by, waiting.updated = caller, time.time()
+        if not approved:
+            waiting.error = {"code": "JobFailed",
+                             "message": f"Rejected by {caller}" + (f". Comment: {comment}" if comment else "")}
+        _release_state.notify_all()
+        return json.dumps({"approvedAt": waiting.updated})
+
+    def stop_pipeline_execution(self):
+        backend, _, runs = pipeline_of(self, self._get_param("pipelineName"))
+        release = execution_of(backend, runs, self._get_param("pipelineExecutionId"))
+        abandon = bool(self._get_param("abandon"))
+        if release.status == "Stopping":
+            if not abandon or release.stop_mode == "abandon":
+                raise DuplicatedStopRequestException(
+                    f"Execution {release.id} of pipeline {runs.name} is already in a Stopping state.")
+        elif release.status != "InProgress":
+            raise PipelineExecutionNotStoppableException(
+                f"Unable to stop the pipeline execution {release.id}: it is {release.status}, no longer in progress.")
+        release.status, release.updated = "Stopping", time.time()
+        release.stop_mode = "abandon" if abandon else "wait"
+        release.stop_reason = self._get_param("reason") or release.stop_reason
+        for stage, holder in runs.holder.items():
+            if holder is release:
+                runs.stage_latest[stage] = [release, "Stopping"]
+        if abandon:
+            for run in release.actions:
+                if run.status == "InProgress":
+                    run.status, run.updated = "Abandoned", time.time()
+        _release_state.notify_all()
+        return json.dumps({"pipelineExecutionId": release.id})
+
+    for handler in (start_pipeline_execution, get_pipeline_execution, list_pipeline_executions, get_pipeline_state,
+                    list_action_executions, put_approval_result, stop_pipeline_execution):
+        setattr(CodePipelineResponse, handler.__name__, handler)
+
+
 def exit_when_stdin_closes() -> None:
     """For harnesses: the server goes away with the process that started it, even if that one is killed."""
 
@@ -2425,14 +3700,25 @@ def exit_when_stdin_closes() -> None:
 class OneAtATime:
     """WSGI wrapper: requests are accepted concurrently but handled one at a time. moto's backends
     are not thread-safe: a change set executing while a poll reads the same stack's resources or
-    service could fail one request with HTTP 500, which the SDK retries, executing it twice."""
+    service could fail one request with HTTP 500, which the SDK retries, executing it twice.
 
-    def __init__(self, app):
+    The lock is SERVER_LOCK, which the pipeline walkers (23) take for their own state changes. A
+    reset (`POST /moto-api/reset`) starts a new generation; a walker's request carrying an older
+    generation (header `X-Rig-Generation`) is refused before it reaches moto, so a walk started
+    before a reset never changes what comes after it."""
+
+    def __init__(self, app, lock=None):
         self.app = app
-        self.lock = threading.Lock()
+        self.lock = lock or SERVER_LOCK
 
     def __call__(self, environ, start_response):
         with self.lock:
+            if environ.get("PATH_INFO") == "/moto-api/reset":
+                _server["generation"] += 1
+            generation = environ.get("HTTP_X_RIG_GENERATION")
+            if generation is not None and generation != str(_server["generation"]):
+                start_response("410 Gone", [("Content-Type", "application/json")])
+                return [b'{"__type": "ResetException", "message": "The local AWS was reset."}']
             return list(self.app(environ, start_response))
 
 
@@ -2441,6 +3727,8 @@ def serve(host: str, port: int) -> None:
     from werkzeug.serving import make_server
 
     os.environ.setdefault("MOTO_PORT", str(port))
+    local = "127.0.0.1" if host in ("", "0.0.0.0", "localhost") else host
+    _server["endpoint"] = f"http://{'[' + local + ']' if ':' in local else local}:{port}"
     server = make_server(host, port, OneAtATime(DomainDispatcherApplication(create_backend_app)), threaded=True,
                          request_handler=MotoRequestHandler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

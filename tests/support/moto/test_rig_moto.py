@@ -2,6 +2,7 @@
 (see README.md) with boto3. Run: .venv/bin/python tests/support/moto/test_rig_moto.py
 Exits non-zero on failure; prints start-up and scenario timings."""
 
+import io
 import json
 import os
 import re
@@ -10,7 +11,10 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.error
 import urllib.request
+import uuid
+import zipfile
 
 import boto3
 from botocore.config import Config
@@ -1048,6 +1052,297 @@ Resources:
           Subnets: [{"Fn::ImportValue": !Sub "${FoundationStackName}--SubnetPrivateA"}]
           SecurityGroups: [{"Fn::ImportValue": !Sub "${FoundationStackName}--AppSecurityGroup"}]
 """
+
+# The release pipeline (the shape of templates/pipeline.yaml: a V2 pipeline in SUPERSEDED mode whose
+# Source stage has the repository and an S3 template source per environment).
+RELEASE_PIPELINE = r"""
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  ArtifactBucketName: {Type: String}
+  TemplateBucketName: {Type: String}
+  ConnectionArn: {Type: String, Default: ""}
+  ApprovalTopicArn: {Type: String, Default: ""}
+  CustomData: {Type: String, Default: "Review the production change set, then approve."}
+Conditions:
+  HasConnection: !Not [!Equals [!Ref ConnectionArn, ""]]
+  HasApprovalTopic: !Not [!Equals [!Ref ApprovalTopicArn, ""]]
+Resources:
+  EcrRepository:
+    Type: AWS::ECR::Repository
+    Properties: {RepositoryName: o-p-api-main-ecr-repo, ImageTagMutability: IMMUTABLE}
+  CodeBuildRole:
+    Type: AWS::IAM::Role
+    Properties:
+      Path: /rig/build/
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: codebuild.amazonaws.com}, Action: "sts:AssumeRole"}]
+  CodeBuildProject:
+    Type: AWS::CodeBuild::Project
+    Properties:
+      Name: o-p-api-main-build
+      ServiceRole: !GetAtt CodeBuildRole.Arn
+      Source: {Type: CODEPIPELINE, BuildSpec: buildspec.yml}
+      Artifacts: {Type: CODEPIPELINE}
+      Environment:
+        Type: LINUX_CONTAINER
+        ComputeType: BUILD_GENERAL1_SMALL
+        Image: aws/codebuild/amazonlinux-x86_64-standard:5.0
+        PrivilegedMode: true
+        EnvironmentVariables:
+          - {Name: REPOSITORY_URI, Value: !Sub "${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/${EcrRepository}"}
+          - {Name: BRANCH, Value: main}
+      TimeoutInMinutes: 60
+  CloudFormationExecutionRole:
+    Type: AWS::IAM::Role
+    Properties:
+      Path: /rig/build/
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: cloudformation.amazonaws.com}, Action: "sts:AssumeRole"}]
+  CodePipelineRole:
+    Type: AWS::IAM::Role
+    Properties:
+      Path: /rig/build/
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: codepipeline.amazonaws.com}
+            Action: "sts:AssumeRole"
+            Condition: {StringEquals: {"aws:SourceAccount": !Ref AWS::AccountId}}
+  Pipeline:
+    Type: AWS::CodePipeline::Pipeline
+    Properties:
+      Name: !Ref AWS::StackName
+      PipelineType: V2
+      ExecutionMode: SUPERSEDED
+      RoleArn: !GetAtt CodePipelineRole.Arn
+      RestartExecutionOnUpdate: false
+      ArtifactStore: {Type: S3, Location: !Ref ArtifactBucketName}
+      Stages:
+        - Name: Source
+          Actions:
+            - !If
+              - HasConnection
+              - Name: Source
+                ActionTypeId: {Category: Source, Owner: AWS, Provider: CodeStarSourceConnection, Version: "1"}
+                Configuration: {ConnectionArn: !Ref ConnectionArn, FullRepositoryId: o/api, BranchName: main,
+                                OutputArtifactFormat: CODE_ZIP, DetectChanges: true}
+                OutputArtifacts: [{Name: SourceOutput}]
+                RunOrder: 1
+              - Name: Source
+                ActionTypeId: {Category: Source, Owner: ThirdParty, Provider: GitHub, Version: "1"}
+                Configuration: {Owner: o, Repo: api, Branch: main, OAuthToken: not-a-token, PollForSourceChanges: true}
+                OutputArtifacts: [{Name: SourceOutput}]
+                RunOrder: 1
+            - Name: IntegrationTemplate
+              ActionTypeId: {Category: Source, Owner: AWS, Provider: S3, Version: "1"}
+              Configuration: {S3Bucket: !Ref TemplateBucketName, S3ObjectKey: integration/app.zip, PollForSourceChanges: "false"}
+              OutputArtifacts: [{Name: IntegrationTemplate}]
+            - Name: StagingTemplate
+              ActionTypeId: {Category: Source, Owner: AWS, Provider: S3, Version: "1"}
+              Configuration: {S3Bucket: !Ref TemplateBucketName, S3ObjectKey: staging/app.zip, PollForSourceChanges: "false"}
+              OutputArtifacts: [{Name: StagingTemplate}]
+            - Name: ProductionTemplate
+              ActionTypeId: {Category: Source, Owner: AWS, Provider: S3, Version: "1"}
+              Configuration: {S3Bucket: !Ref TemplateBucketName, S3ObjectKey: production/app.zip, PollForSourceChanges: "false"}
+              OutputArtifacts: [{Name: ProductionTemplate}]
+        - Name: Build
+          Actions:
+            - Name: Build
+              ActionTypeId: {Category: Build, Owner: AWS, Provider: CodeBuild, Version: "1"}
+              Configuration: {ProjectName: !Ref CodeBuildProject}
+              InputArtifacts: [{Name: SourceOutput}]
+              OutputArtifacts: [{Name: BuildOutput}]
+        - Name: Deploy-Integration
+          Actions:
+            - Name: Deploy
+              ActionTypeId: {Category: Deploy, Owner: AWS, Provider: CloudFormation, Version: "1"}
+              Configuration:
+                ActionMode: CREATE_UPDATE
+                StackName: o-p-integration-app-api
+                TemplatePath: IntegrationTemplate::app.yaml
+                TemplateConfiguration: IntegrationTemplate::config.json
+                ParameterOverrides: '{"ContainerImage": {"Fn::GetParam": ["BuildOutput", "build.json", "image"]}}'
+                Capabilities: CAPABILITY_IAM,CAPABILITY_NAMED_IAM
+                RoleArn: !GetAtt CloudFormationExecutionRole.Arn
+              InputArtifacts: [{Name: IntegrationTemplate}, {Name: BuildOutput}]
+        - Name: Deploy-Staging
+          Actions:
+            - Name: Deploy
+              ActionTypeId: {Category: Deploy, Owner: AWS, Provider: CloudFormation, Version: "1"}
+              Configuration:
+                ActionMode: CREATE_UPDATE
+                StackName: o-p-staging-app-api
+                TemplatePath: StagingTemplate::app.yaml
+                TemplateConfiguration: StagingTemplate::config.json
+                ParameterOverrides: '{"ContainerImage": {"Fn::GetParam": ["BuildOutput", "build.json", "image"]}}'
+                Capabilities: CAPABILITY_IAM,CAPABILITY_NAMED_IAM
+                RoleArn: !GetAtt CloudFormationExecutionRole.Arn
+              InputArtifacts: [{Name: StagingTemplate}, {Name: BuildOutput}]
+        - Name: Approve
+          Actions:
+            - Name: CreateChangeSet
+              ActionTypeId: {Category: Deploy, Owner: AWS, Provider: CloudFormation, Version: "1"}
+              Configuration:
+                ActionMode: CHANGE_SET_REPLACE
+                StackName: o-p-production-app-api
+                ChangeSetName: o-p-production-app-api
+                TemplatePath: ProductionTemplate::app.yaml
+                TemplateConfiguration: ProductionTemplate::config.json
+                ParameterOverrides: '{"ContainerImage": {"Fn::GetParam": ["BuildOutput", "build.json", "image"]}}'
+                Capabilities: CAPABILITY_IAM,CAPABILITY_NAMED_IAM
+                RoleArn: !GetAtt CloudFormationExecutionRole.Arn
+              InputArtifacts: [{Name: ProductionTemplate}, {Name: BuildOutput}]
+              RunOrder: 1
+            - Name: ApproveChangeSet
+              ActionTypeId: {Category: Approval, Owner: AWS, Provider: Manual, Version: "1"}
+              Configuration:
+                CustomData: !Ref CustomData
+                NotificationArn: !If [HasApprovalTopic, !Ref ApprovalTopicArn, !Ref AWS::NoValue]
+              RunOrder: 2
+        - Name: Deploy-Production
+          Actions:
+            - Name: ExecuteChangeSet
+              ActionTypeId: {Category: Deploy, Owner: AWS, Provider: CloudFormation, Version: "1"}
+              Configuration:
+                ActionMode: CHANGE_SET_EXECUTE
+                StackName: o-p-production-app-api
+                ChangeSetName: o-p-production-app-api
+      Tags: [{Key: Name, Value: !Ref AWS::StackName}]
+Outputs:
+  PipelineName: {Value: !Ref Pipeline}
+  PipelineVersion: {Value: !GetAtt Pipeline.Version}
+  RepositoryUri: {Value: !Sub "${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/${EcrRepository}"}
+  BuildProject: {Value: !Ref CodeBuildProject}
+  BuildProjectArn: {Value: !GetAtt CodeBuildProject.Arn}
+"""
+
+# A short pipeline for the execution rules and the CloudFormation action modes: an S3 source, an
+# optional approval, a CloudFormation action.
+RELEASE_SHORT = r"""
+Parameters:
+  SourceBucket: {Type: String, Default: rig-short-source}
+  ActionMode: {Type: String, Default: CREATE_UPDATE}
+  WithApproval: {Type: String, Default: "true"}
+  ExecutionMode: {Type: String, Default: SUPERSEDED}
+  Overrides: {Type: String, Default: '{"Name": "from-override", "Key": {"Fn::GetArtifactAtt": ["Src", "ObjectKey"]}}'}
+Conditions:
+  HasApproval: !Equals [!Ref WithApproval, "true"]
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: [codepipeline.amazonaws.com, cloudformation.amazonaws.com]}, Action: "sts:AssumeRole"}]
+  Pipeline:
+    Type: AWS::CodePipeline::Pipeline
+    Properties:
+      Name: rig-short
+      PipelineType: V2
+      ExecutionMode: !Ref ExecutionMode
+      RoleArn: !GetAtt Role.Arn
+      ArtifactStore: {Type: S3, Location: rig-short-artifacts}
+      Stages:
+        - Name: Source
+          Actions:
+            - Name: Src
+              ActionTypeId: {Category: Source, Owner: AWS, Provider: S3, Version: "1"}
+              Configuration: {S3Bucket: !Ref SourceBucket, S3ObjectKey: src.zip, PollForSourceChanges: false}
+              OutputArtifacts: [{Name: Src}]
+        - !If
+          - HasApproval
+          - Name: Approve
+            Actions:
+              - Name: Approval
+                ActionTypeId: {Category: Approval, Owner: AWS, Provider: Manual, Version: "1"}
+                Configuration: {CustomData: Approve the short release}
+          - !Ref AWS::NoValue
+        - Name: Deploy
+          Actions:
+            - Name: Stack
+              ActionTypeId: {Category: Deploy, Owner: AWS, Provider: CloudFormation, Version: "1"}
+              Configuration:
+                ActionMode: !Ref ActionMode
+                StackName: rig-short-stack
+                ChangeSetName: rig-short-change
+                TemplatePath: Src::stack.yaml
+                TemplateConfiguration: Src::config.json
+                ParameterOverrides: !Ref Overrides
+                OutputFileName: outputs.json
+                RoleArn: !GetAtt Role.Arn
+              InputArtifacts: [{Name: Src}]
+              OutputArtifacts: [{Name: StackOutputs}]
+"""
+
+# What the short pipeline deploys (its Src artifact holds it with a config.json).
+RELEASE_SHORT_STACK = r"""
+Parameters:
+  Name: {Type: String}
+  Other: {Type: String, Default: default}
+  Key: {Type: String, Default: ""}
+  Broken: {Type: String, Default: "false"}
+Conditions:
+  IsBroken: !Equals [!Ref Broken, "true"]
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties: {TopicName: !Sub "${AWS::StackName}-${Name}-${Other}"}
+  Subnet:
+    Type: AWS::EC2::Subnet
+    Condition: IsBroken
+    Properties: {VpcId: vpc-0000000000000000, CidrBlock: 10.9.0.0/24}
+Outputs:
+  TopicArn: {Value: !Ref Topic}
+  Key: {Value: !Ref Key}
+"""
+
+# A pipeline whose role CodePipeline may not assume.
+RELEASE_UNTRUSTED = r"""
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: codebuild.amazonaws.com}, Action: "sts:AssumeRole"}]
+  Pipeline:
+    Type: AWS::CodePipeline::Pipeline
+    Properties:
+      RoleArn: !GetAtt Role.Arn
+      ArtifactStore: {Type: S3, Location: rig-short-artifacts}
+      Stages:
+        - Name: Source
+          Actions:
+            - Name: Src
+              ActionTypeId: {Category: Source, Owner: AWS, Provider: S3, Version: "1"}
+              Configuration: {S3Bucket: rig-short-source, S3ObjectKey: src.zip}
+              OutputArtifacts: [{Name: Src}]
+        - Name: Approve
+          Actions:
+            - Name: Approval
+              ActionTypeId: {Category: Approval, Owner: AWS, Provider: Manual, Version: "1"}
+"""
+
+COMMIT_1 = "1111111122222222333333334444444455555555"
+COMMIT_2 = "aaaaaaaabbbbbbbbccccccccddddddddeeeeeeee"
+CRASH_COMMIT = "crash001" + "f" * 32  # its image tag starts with "crash": a crashing image (18)
+
+
+def zipped(files):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, body in files.items():
+            archive.writestr(name, body)
+    return buffer.getvalue()
+
+
+def unzipped(body):
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        return {name: archive.read(name).decode() for name in archive.namelist()}
+
 
 def params(**values):
     return [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in values.items()]
@@ -2106,6 +2401,689 @@ Outputs:
         self.delete("o-p-dev-foundation")
         self.assertEqual(kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"], "PendingDeletion")
         self.assertNotIn("alias/o-p-dev-foundation-operations", {a["AliasName"] for a in kms.list_aliases()["Aliases"]})
+
+    # -- 23. CodePipeline releases ------------------------------------------------------------------
+
+    RELEASE = "o-p-build-api-main"
+    CONNECTION = "arn:aws:codestar-connections:us-east-1:123456789012:connection/4b7a3c2e-0000-4000-8000-000000000001"
+    ENVIRONMENTS = {"integration": 11, "staging": 12, "production": 13}  # environment -> listener rule priority
+    SHORT = {"pipeline": "rig-short", "stage": "Approve", "action": "Approval"}
+
+    def release_config(self, env, zone, **overrides):
+        """An environment's template configuration file: every app stack parameter but ContainerImage."""
+        priority = self.ENVIRONMENTS[env]
+        values = self.app_values(
+            zone, Environment=env, ListenerRulePriority=priority, PreferredListenerRulePriority=25000 + priority,
+            HostName=f"o-{env}-api.example.com", PreferredHostName="", TaskDesiredCount=1, AutoScalingMaxCapacity=0,
+            ErrorAlarm="false", SsmEnvironmentNamespace=f"/o/p/env/{env}/app/api", IamPath=f"/o/p/app/api/{env}/",
+            **overrides)
+        del values["ContainerImage"]
+        return {"Parameters": {k: str(v) for k, v in values.items()}, "Tags": {"rig:environment": env}}
+
+    def put_release_template(self, env, zone, **overrides):
+        body = zipped({"app.yaml": APP, "config.json": json.dumps(self.release_config(env, zone, **overrides))})
+        return self.client("s3").put_object(Bucket="rig-o-p-templates", Key=f"{env}/app.zip", Body=body)["VersionId"]
+
+    def release_environment(self, **values):
+        """The app environment (zone, foundation, Fargate compute), the artifact bucket, the versioned
+        template bucket with each environment's app.zip, and the release pipeline stack; returns the
+        zone id and the template objects' versions."""
+        zone = self.app_environment()
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket="rig-o-p-build")
+        s3.create_bucket(Bucket="rig-o-p-templates")
+        s3.put_bucket_versioning(Bucket="rig-o-p-templates", VersioningConfiguration={"Status": "Enabled"})
+        versions = {env: self.put_release_template(env, zone) for env in self.ENVIRONMENTS}
+        values = dict(dict(ArtifactBucketName="rig-o-p-build", TemplateBucketName="rig-o-p-templates",
+                           ConnectionArn=self.CONNECTION), **values)
+        self.create(self.RELEASE, RELEASE_PIPELINE, **values)
+        return zone, versions
+
+    def put_short_source(self, summary=None, **parameters):
+        config = {
+            "Parameters": dict({"Name": "from-config", "Other": "o", "Broken": "false"}, **parameters),
+            "Tags": {"team": "rig"},
+            "StackPolicy": {"Statement": [{"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]},
+        }
+        extra = {"Metadata": {"codepipeline-artifact-revision-summary": summary}} if summary else {}
+        body = zipped({"stack.yaml": RELEASE_SHORT_STACK, "config.json": json.dumps(config)})
+        return self.client("s3").put_object(Bucket="rig-short-source", Key="src.zip", Body=body, **extra)["VersionId"]
+
+    def short_environment(self, **values):
+        """The short pipeline (rig-short) with its versioned source bucket and artifact bucket."""
+        s3 = self.client("s3")
+        for bucket in ("rig-short-source", "rig-short-artifacts"):
+            s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket="rig-short-source", VersioningConfiguration={"Status": "Enabled"})
+        version = self.put_short_source()
+        self.create("rig-short-pipeline", RELEASE_SHORT, **values)
+        return version
+
+    def update_short(self, **values):
+        self.cf.update_stack(StackName="rig-short-pipeline", TemplateBody=RELEASE_SHORT, Parameters=params(**values))
+        self.assertEqual(self.stack("rig-short-pipeline")["StackStatus"], "UPDATE_COMPLETE")
+
+    def start_release(self, pipeline=None, commit=None, **extra):
+        if commit:
+            extra["sourceRevisions"] = [{"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": commit}]
+        return self.client("codepipeline").start_pipeline_execution(name=pipeline or self.RELEASE,
+                                                                    **extra)["pipelineExecutionId"]
+
+    def until(self, what, check, timeout=30):
+        deadline = time.monotonic() + timeout
+        while True:
+            value = check()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                self.fail(f"timed out waiting for {what}")
+            time.sleep(0.05)
+
+    def pipeline_execution(self, execution_id, pipeline=None):
+        return self.client("codepipeline").get_pipeline_execution(
+            pipelineName=pipeline or self.RELEASE, pipelineExecutionId=execution_id)["pipelineExecution"]
+
+    def finished(self, execution_id, pipeline=None):
+        """Waits for the execution to end; returns it (GetPipelineExecution)."""
+        def ended():
+            execution = self.pipeline_execution(execution_id, pipeline)
+            return execution if execution["status"] not in ("InProgress", "Stopping") else None
+
+        return self.until(f"execution {execution_id}", ended)
+
+    def pipeline_state(self, pipeline=None):
+        """{stage: {latest: (execution id, status) | None, inbound: execution id | None, actions: {name: state}}}"""
+        state = self.client("codepipeline").get_pipeline_state(name=pipeline or self.RELEASE)
+        stages = {}
+        for stage in state["stageStates"]:
+            latest = stage.get("latestExecution")
+            stages[stage["stageName"]] = {
+                "latest": (latest["pipelineExecutionId"], latest["status"]) if latest else None,
+                "inbound": (stage.get("inboundExecution") or {}).get("pipelineExecutionId"),
+                "actions": {a["actionName"]: a for a in stage["actionStates"]},
+            }
+        return stages
+
+    def approval_token(self, execution_id, pipeline=None, stage="Approve", action="ApproveChangeSet"):
+        """Waits until the execution's approval waits; returns its token."""
+        def waiting():
+            state = self.pipeline_state(pipeline)[stage]
+            run = state["actions"][action].get("latestExecution") or {}
+            held = state["latest"] == (execution_id, "InProgress") and run.get("status") == "InProgress"
+            return run.get("token") if held else None
+
+        return self.until(f"the approval of {execution_id}", waiting)
+
+    def approve(self, token, status="Approved", summary="", pipeline=None, stage="Approve", action="ApproveChangeSet"):
+        return self.client("codepipeline").put_approval_result(
+            pipelineName=pipeline or self.RELEASE, stageName=stage, actionName=action, token=token,
+            result={"summary": summary, "status": status})
+
+    def action_executions(self, execution_id, pipeline=None):
+        details = self.client("codepipeline").list_action_executions(
+            pipelineName=pipeline or self.RELEASE, filter={"pipelineExecutionId": execution_id})["actionExecutionDetails"]
+        return {(d["stageName"], d["actionName"]): d for d in details}
+
+    def executions(self, pipeline=None):
+        summaries = self.client("codepipeline").list_pipeline_executions(
+            pipelineName=pipeline or self.RELEASE)["pipelineExecutionSummaries"]
+        return [(s["pipelineExecutionId"], s["status"]) for s in summaries]
+
+    def release(self, commit):
+        """One release of the release pipeline, approved once it waits; returns its execution id."""
+        execution = self.start_release(commit=commit)
+        self.approve(self.approval_token(execution))
+        self.assertEqual(self.finished(execution)["status"], "Succeeded")
+        return execution
+
+    def stack_parameters(self, name):
+        return {p["ParameterKey"]: p["ParameterValue"] for p in self.stack(name).get("Parameters", [])}
+
+    def error_of(self, call):
+        with self.assertRaises(ClientError) as caught:
+            call()
+        return caught.exception.response["Error"]["Code"], caught.exception.response["Error"]["Message"]
+
+    def test_23_pipeline_and_project_through_cloudformation(self):
+        cp, cb = self.client("codepipeline"), self.client("codebuild")
+        self.release_environment()
+        out = self.outputs(self.RELEASE)
+        self.assertEqual((out["PipelineName"], out["PipelineVersion"]), (self.RELEASE, "1"))
+        got = cp.get_pipeline(name=self.RELEASE)
+        pipeline = got["pipeline"]
+        self.assertEqual((pipeline["version"], pipeline["pipelineType"], pipeline["executionMode"]), (1, "V2", "SUPERSEDED"))
+        self.assertEqual(pipeline["artifactStore"], {"type": "S3", "location": "rig-o-p-build"})
+        self.assertTrue(pipeline["roleArn"].startswith("arn:aws:iam::123456789012:role/rig/build/"))
+        self.assertEqual([s["name"] for s in pipeline["stages"]],
+                         ["Source", "Build", "Deploy-Integration", "Deploy-Staging", "Approve", "Deploy-Production"])
+        source = {a["name"]: a for a in pipeline["stages"][0]["actions"]}
+        self.assertEqual(source["Source"]["actionTypeId"], {"category": "Source", "owner": "AWS",
+                                                            "provider": "CodeStarSourceConnection", "version": "1"})
+        self.assertEqual(source["Source"]["configuration"]["DetectChanges"], "true")  # YAML booleans: the API's strings
+        self.assertEqual(source["IntegrationTemplate"]["configuration"], {
+            "S3Bucket": "rig-o-p-templates", "S3ObjectKey": "integration/app.zip", "PollForSourceChanges": "false"})
+        self.assertEqual(source["IntegrationTemplate"]["outputArtifacts"], [{"name": "IntegrationTemplate"}])
+        approve = {a["name"]: a for a in pipeline["stages"][4]["actions"]}
+        self.assertEqual((approve["CreateChangeSet"]["runOrder"], approve["ApproveChangeSet"]["runOrder"]), (1, 2))
+        self.assertEqual(approve["ApproveChangeSet"]["configuration"],
+                         {"CustomData": "Review the production change set, then approve."})  # NoValue: no NotificationArn
+        self.assertEqual(got["metadata"]["pipelineArn"], f"arn:aws:codepipeline:us-east-1:123456789012:{self.RELEASE}")
+        self.assertIn(self.RELEASE, [p["name"] for p in cp.list_pipelines()["pipelines"]])
+        self.assertEqual(cp.list_tags_for_resource(resourceArn=got["metadata"]["pipelineArn"])["tags"],
+                         [{"key": "Name", "value": self.RELEASE}])
+        state = cp.get_pipeline_state(name=self.RELEASE)
+        self.assertEqual((state["pipelineVersion"], [a["actionName"] for a in state["stageStates"][0]["actionStates"]]),
+                         (1, ["Source", "IntegrationTemplate", "StagingTemplate", "ProductionTemplate"]))
+        self.assertNotIn("latestExecution", state["stageStates"][0])
+        self.assertEqual(self.executions(), [])
+
+        project = cb.batch_get_projects(names=[out["BuildProject"]])["projects"][0]
+        self.assertEqual(project["arn"], out["BuildProjectArn"])
+        self.assertEqual(out["RepositoryUri"], "123456789012.dkr.ecr.us-east-1.amazonaws.com/o-p-api-main-ecr-repo")
+        self.assertEqual({v["name"]: v["value"] for v in project["environment"]["environmentVariables"]},
+                         {"REPOSITORY_URI": out["RepositoryUri"], "BRANCH": "main"})
+        self.assertEqual((project["source"]["type"], project["source"]["buildspec"], project["timeoutInMinutes"]),
+                         ("CODEPIPELINE", "buildspec.yml", 60))
+
+        # a stack update updates the pipeline (version 2): here the GitHub (version 1) source action instead
+        self.cf.update_stack(StackName=self.RELEASE, TemplateBody=RELEASE_PIPELINE, Parameters=params(
+            ArtifactBucketName="rig-o-p-build", TemplateBucketName="rig-o-p-templates", ConnectionArn="",
+            CustomData="Look first."))
+        self.assertEqual(self.stack(self.RELEASE)["StackStatus"], "UPDATE_COMPLETE")
+        self.assertEqual(self.outputs(self.RELEASE)["PipelineVersion"], "2")
+        pipeline = cp.get_pipeline(name=self.RELEASE)["pipeline"]
+        self.assertEqual(pipeline["version"], 2)
+        self.assertEqual(pipeline["stages"][0]["actions"][0]["actionTypeId"]["provider"], "GitHub")
+        self.assertEqual(pipeline["stages"][0]["actions"][0]["configuration"]["PollForSourceChanges"], "true")
+        self.assertEqual(pipeline["stages"][4]["actions"][1]["configuration"]["CustomData"], "Look first.")
+
+        # CodePipeline must be allowed to assume the role
+        self.create("rig-untrusted", RELEASE_UNTRUSTED, status="ROLLBACK_COMPLETE")
+        reason = next(e["ResourceStatusReason"] for e in self.events("rig-untrusted") if e["ResourceStatus"] == "CREATE_FAILED")
+        self.assertRegex(reason, r"^InvalidStructureException: CodePipeline is not authorized to perform AssumeRole "
+                                 r"on role arn:aws:iam::123456789012:role/rig-untrusted-Role-\w+$")
+
+        # deleting the stack deletes the pipeline and the project
+        self.delete(self.RELEASE)
+        self.assertEqual(self.error_of(lambda: cp.get_pipeline(name=self.RELEASE))[0], "PipelineNotFoundException")
+        self.assertEqual(cb.batch_get_projects(names=[out["BuildProject"]])["projects"], [])
+
+    def test_23_release_walks_every_stage(self):
+        s3, ecr, ecs = self.client("s3"), self.client("ecr"), self.client("ecs")
+        zone, versions = self.release_environment()
+        out = self.outputs(self.RELEASE)
+        started = time.monotonic()
+        execution = self.start_release(commit=COMMIT_1)
+        token = self.approval_token(execution)
+        TIMINGS["release: start to the approval (2 app stacks, a change set)"] = time.monotonic() - started
+        state = self.pipeline_state()
+        self.assertEqual({stage: s["latest"] for stage, s in state.items()}, {
+            "Source": (execution, "Succeeded"), "Build": (execution, "Succeeded"),
+            "Deploy-Integration": (execution, "Succeeded"), "Deploy-Staging": (execution, "Succeeded"),
+            "Approve": (execution, "InProgress"), "Deploy-Production": None})
+        sources = state["Source"]["actions"]
+        self.assertEqual(sources["Source"]["currentRevision"]["revisionId"], COMMIT_1)
+        self.assertEqual(sources["IntegrationTemplate"]["currentRevision"]["revisionId"], versions["integration"])
+        self.assertEqual(state["Approve"]["actions"]["CreateChangeSet"]["latestExecution"]["status"], "Succeeded")
+        self.assertEqual(state["Approve"]["actions"]["ApproveChangeSet"]["latestExecution"]["status"], "InProgress")
+
+        [summary] = self.client("codepipeline").list_pipeline_executions(pipelineName=self.RELEASE)["pipelineExecutionSummaries"]
+        self.assertEqual((summary["pipelineExecutionId"], summary["status"], summary["executionMode"],
+                          summary["trigger"]["triggerType"]), (execution, "InProgress", "SUPERSEDED", "StartPipelineExecution"))
+        revisions = {r["actionName"]: r for r in summary["sourceRevisions"]}
+        self.assertEqual(revisions["Source"]["revisionId"], COMMIT_1)
+        self.assertEqual(json.loads(revisions["Source"]["revisionSummary"]),
+                         {"ProviderType": "GitHub", "CommitMessage": f"Commit {COMMIT_1}"})
+        self.assertIn(f"&FullRepositoryId=o/api&Commit={COMMIT_1}", revisions["Source"]["revisionUrl"])
+        self.assertEqual({name: r["revisionId"] for name, r in revisions.items() if name != "Source"},
+                         {f"{env.title()}Template": version for env, version in versions.items()})
+
+        # the build: an image tagged with the commit's first 8 characters in the repository of REPOSITORY_URI,
+        # build.json in BuildOutput, a build in CodeBuild
+        tag = COMMIT_1[:8]
+        image = f"{out['RepositoryUri']}:{tag}"
+        self.assertEqual([i["imageTags"] for i in ecr.describe_images(repositoryName="o-p-api-main-ecr-repo")["imageDetails"]],
+                         [[tag]])
+        actions = self.action_executions(execution)
+        build = actions[("Build", "Build")]
+        [artifact] = build["output"]["outputArtifacts"]
+        self.assertEqual((artifact["name"], artifact["s3location"]["bucket"]), ("BuildOutput", "rig-o-p-build"))
+        self.assertRegex(artifact["s3location"]["key"], r"^o-p-build-api-main/BuildOutpu/[A-Za-z0-9]{7}$")
+        body = s3.get_object(Bucket="rig-o-p-build", Key=artifact["s3location"]["key"])["Body"].read()
+        self.assertEqual(json.loads(unzipped(body)["build.json"]), {"image": image, "tag": tag})
+        build_id = build["output"]["executionResult"]["externalExecutionId"]
+        self.assertRegex(build_id, r"^o-p-api-main-build:[-0-9a-f]{36}$")
+        self.assertIn(f"#/builds/{build_id}/view/new", build["output"]["executionResult"]["externalExecutionUrl"])
+        recorded = self.client("codebuild").batch_get_builds(ids=[build_id])["builds"][0]
+        self.assertEqual((recorded["buildStatus"], recorded["resolvedSourceVersion"], recorded["currentPhase"]),
+                         ("SUCCEEDED", COMMIT_1, "COMPLETED"))
+        folders = {o["Key"].split("/")[1] for o in s3.list_objects_v2(Bucket="rig-o-p-build")["Contents"]}
+        self.assertEqual(folders, {"SourceOutp", "Integratio", "StagingTem", "Production", "BuildOutpu"})
+
+        # integration and staging: the app stacks with the image, the configuration's parameters and tags,
+        # their ECS service rolled out (the action polled it to COMPLETED)
+        for env in ("integration", "staging"):
+            name = f"o-p-{env}-app-api"
+            stack = self.stack(name)
+            self.assertEqual(stack["StackStatus"], "CREATE_COMPLETE")
+            parameters = self.stack_parameters(name)
+            self.assertEqual((parameters["ContainerImage"], parameters["Environment"], parameters["HostName"]),
+                             (image, env, f"o-{env}-api.example.com"))
+            self.assertEqual(stack["Tags"], [{"Key": "rig:environment", "Value": env}])
+            app = self.outputs(name)
+            service = ecs.describe_services(cluster=app["ClusterName"], services=[app["ServiceName"]])["services"][0]
+            self.assertEqual([(d["status"], d["rolloutState"]) for d in service["deployments"]], [("PRIMARY", "COMPLETED")])
+            self.assertEqual(service["runningCount"], 1)
+        deploy = actions[("Deploy-Integration", "Deploy")]
+        self.assertEqual(deploy["input"]["configuration"]["ParameterOverrides"],
+                         '{"ContainerImage": {"Fn::GetParam": ["BuildOutput", "build.json", "image"]}}')
+        self.assertEqual(deploy["input"]["resolvedConfiguration"], deploy["input"]["configuration"])
+        self.assertEqual([a["name"] for a in deploy["input"]["inputArtifacts"]], ["IntegrationTemplate", "BuildOutput"])
+        self.assertEqual(deploy["output"]["executionResult"]["externalExecutionId"],
+                         self.stack("o-p-integration-app-api")["StackId"])
+        self.assertEqual(deploy["output"]["outputVariables"]["ContainerImage"], image)  # the stack's outputs
+
+        # production: a CREATE change set (the stack REVIEW_IN_PROGRESS) waits for the approval
+        self.assertEqual(self.stack("o-p-production-app-api")["StackStatus"], "REVIEW_IN_PROGRESS")
+        change_set = self.cf.describe_change_set(ChangeSetName="o-p-production-app-api", StackName="o-p-production-app-api")
+        self.assertEqual(change_set["Status"], "CREATE_COMPLETE")
+        self.approve(token, summary="Reviewed the change set")
+        done = self.finished(execution)
+        TIMINGS["release: start to Succeeded (3 app stacks)"] = time.monotonic() - started
+        self.assertEqual(done["status"], "Succeeded")
+        self.assertEqual(self.stack("o-p-production-app-api")["StackStatus"], "CREATE_COMPLETE")
+        self.assertEqual(self.stack_parameters("o-p-production-app-api")["ContainerImage"], image)
+        state = self.pipeline_state()
+        self.assertEqual(state["Deploy-Production"]["latest"], (execution, "Succeeded"))
+        approved = state["Approve"]["actions"]["ApproveChangeSet"]["latestExecution"]
+        self.assertEqual((approved["status"], approved["summary"], approved["lastUpdatedBy"]),
+                         ("Succeeded", "Reviewed the change set", "arn:aws:sts::123456789012:user/moto"))
+        self.assertNotIn("token", approved)
+        actions = self.action_executions(execution)
+        self.assertEqual(sorted(actions), sorted([
+            ("Source", "Source"), ("Source", "IntegrationTemplate"), ("Source", "StagingTemplate"),
+            ("Source", "ProductionTemplate"), ("Build", "Build"), ("Deploy-Integration", "Deploy"),
+            ("Deploy-Staging", "Deploy"), ("Approve", "CreateChangeSet"), ("Approve", "ApproveChangeSet"),
+            ("Deploy-Production", "ExecuteChangeSet")]))
+        self.assertEqual({a["status"] for a in actions.values()}, {"Succeeded"})
+        self.assertEqual({r["name"]: r["revisionId"] for r in done["artifactRevisions"]}, {
+            "SourceOutput": COMMIT_1, "IntegrationTemplate": versions["integration"],
+            "StagingTemplate": versions["staging"], "ProductionTemplate": versions["production"]})
+        self.assertEqual(self.executions(), [(execution, "Succeeded")])
+
+    def test_23_next_releases_rebuild_crash_and_stop(self):
+        cp, cb, ecr, ecs = (self.client(s) for s in ("codepipeline", "codebuild", "ecr", "ecs"))
+        self.release_environment()
+        repository = self.outputs(self.RELEASE)["RepositoryUri"]
+        first = self.release(COMMIT_1)
+        integration = self.outputs("o-p-integration-app-api")
+
+        def service():
+            return ecs.describe_services(cluster=integration["ClusterName"],
+                                         services=[integration["ServiceName"]])["services"][0]
+
+        before = service()["taskDefinition"]
+
+        # a new commit: every stack updated to its image; the services' new deployments completed
+        second = self.release(COMMIT_2)
+        for env in self.ENVIRONMENTS:
+            self.assertEqual(self.stack(f"o-p-{env}-app-api")["StackStatus"], "UPDATE_COMPLETE")
+            self.assertEqual(self.stack_parameters(f"o-p-{env}-app-api")["ContainerImage"], f"{repository}:aaaaaaaa")
+        updated = service()
+        self.assertNotEqual(updated["taskDefinition"], before)
+        self.assertEqual([(d["status"], d["rolloutState"]) for d in updated["deployments"]], [("PRIMARY", "COMPLETED")])
+
+        # the same commit again: its tag exists in the immutable repository, the build fails, nothing is deployed
+        third = self.start_release(commit=COMMIT_1)
+        self.assertEqual(self.finished(third)["status"], "Failed")
+        state = self.pipeline_state()
+        self.assertEqual((state["Build"]["latest"], state["Deploy-Integration"]["latest"]),
+                         ((third, "Failed"), (second, "Succeeded")))  # later stages show the previous execution
+        message = (f"Build terminated with state: FAILED. Phase: POST_BUILD, Code: COMMAND_EXECUTION_ERROR, Message: Error "
+                   f"while executing command: docker push {repository}:11111111. Reason: exit status 1 (tag invalid: "
+                   "The image tag '11111111' already exists in the 'o-p-api-main-ecr-repo' repository and cannot be "
+                   "overwritten because the repository is immutable.)")
+        build = state["Build"]["actions"]["Build"]["latestExecution"]
+        self.assertEqual((build["status"], build["errorDetails"]), ("Failed", {"code": "JobFailed", "message": message}))
+        actions = self.action_executions(third)
+        self.assertEqual(sorted(actions), [("Build", "Build"), ("Source", "IntegrationTemplate"),
+                                           ("Source", "ProductionTemplate"), ("Source", "Source"), ("Source", "StagingTemplate")])
+        result = actions[("Build", "Build")]["output"]
+        self.assertEqual((result["executionResult"]["externalExecutionSummary"], result["outputArtifacts"]), (message, []))
+        self.assertEqual(result["executionResult"]["errorDetails"], {"code": "JobFailed", "message": message})
+        recorded = cb.batch_get_builds(ids=[build["externalExecutionId"]])["builds"][0]
+        self.assertEqual(recorded["buildStatus"], "FAILED")
+        self.assertEqual([(p["phaseStatus"], p["contexts"][0]["message"]) for p in recorded["phases"] if p["phaseType"] == "POST_BUILD"],
+                         [("FAILED", message.split("Message: ", 1)[1])])
+        self.assertEqual(sorted(cb.list_builds_for_project(projectName="o-p-api-main-build")["ids"]),
+                         sorted(a["output"]["executionResult"]["externalExecutionId"] for a in [
+                             self.action_executions(e)[("Build", "Build")] for e in (first, second, third)]))
+        self.assertEqual(len(ecr.describe_images(repositoryName="o-p-api-main-ecr-repo")["imageDetails"]), 2)
+
+        # a crashing image: the circuit breaker rolls the services back, the stacks stay UPDATE_COMPLETE (18), and the
+        # actions, whose outcome is the stack's, succeed
+        crash = self.start_release(commit=CRASH_COMMIT)
+        self.approval_token(crash)
+        self.assertEqual(self.pipeline_state()["Deploy-Integration"]["latest"], (crash, "Succeeded"))
+        self.assertEqual(self.stack_parameters("o-p-integration-app-api")["ContainerImage"], f"{repository}:crash001")
+        rolled_back = service()
+        self.assertEqual(rolled_back["taskDefinition"], updated["taskDefinition"])  # the second release's image again
+        self.assertEqual([(d["status"], d["rolloutState"]) for d in rolled_back["deployments"]], [("PRIMARY", "COMPLETED")])
+        self.assertIn("rolling back to deployment", " ".join(e["message"] for e in rolled_back["events"]))
+
+        # stopped (abandon) while its approval waits: the approval Abandoned, the execution Stopped
+        cp.stop_pipeline_execution(pipelineName=self.RELEASE, pipelineExecutionId=crash, abandon=True, reason="it crashes")
+        self.assertEqual(self.finished(crash)["status"], "Stopped")
+        state = self.pipeline_state()
+        self.assertEqual(state["Approve"]["latest"], (crash, "Stopped"))
+        self.assertEqual(state["Approve"]["actions"]["ApproveChangeSet"]["latestExecution"]["status"], "Abandoned")
+        self.assertEqual(state["Deploy-Production"]["latest"], (second, "Succeeded"))
+        self.assertEqual(self.executions(), [(crash, "Stopped"), (third, "Failed"), (second, "Succeeded"), (first, "Succeeded")])
+        summary = cp.list_pipeline_executions(pipelineName=self.RELEASE, maxResults=1)
+        self.assertEqual((summary["pipelineExecutionSummaries"][0]["stopTrigger"], summary["nextToken"]),
+                         ({"reason": "it crashes"}, "1"))
+        self.assertEqual(self.error_of(lambda: cp.stop_pipeline_execution(
+            pipelineName=self.RELEASE, pipelineExecutionId=crash))[0], "PipelineExecutionNotStoppableException")
+
+    def test_23_approval_notification_rejection_and_tokens(self):
+        cp, sns, sqs = self.client("codepipeline"), self.client("sns"), self.client("sqs")
+        topic = sns.create_topic(Name="rig-approvals")["TopicArn"]
+        queue = sqs.create_queue(QueueName="rig-approvals")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        self.release_environment(ApprovalTopicArn=topic, ConnectionArn="")  # the GitHub (version 1) source action
+        execution = self.start_release(commit=COMMIT_1)
+        token = self.approval_token(execution)
+        [revision] = [r for r in self.client("codepipeline").list_pipeline_executions(
+            pipelineName=self.RELEASE)["pipelineExecutionSummaries"][0]["sourceRevisions"] if r["actionName"] == "Source"]
+        self.assertEqual(revision, {"actionName": "Source", "revisionId": COMMIT_1, "revisionSummary": f"Commit {COMMIT_1}",
+                                    "revisionUrl": f"https://github.com/o/api/commit/{COMMIT_1}"})
+
+        [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+        envelope = json.loads(message["Body"])
+        self.assertEqual(envelope["Subject"], f"APPROVAL NEEDED: AWS CodePipeline {self.RELEASE} for action ApproveChangeSet")
+        notice = json.loads(envelope["Message"])
+        approval = notice["approval"]
+        self.assertEqual((notice["region"], approval["pipelineName"], approval["stageName"], approval["actionName"],
+                          approval["token"], approval["customData"]),
+                         ("us-east-1", self.RELEASE, "Approve", "ApproveChangeSet", token,
+                          "Review the production change set, then approve."))
+        self.assertTrue(approval["approvalReviewLink"].endswith(f"#/view/{self.RELEASE}/Approve/ApproveChangeSet/approve/{token}"))
+        self.assertRegex(approval["expires"], r"^\d{4}-\d\d-\d\dT\d\d:\d\dZ$")
+
+        self.assertEqual(self.error_of(lambda: self.approve("0" * 36)),
+                         ("InvalidApprovalTokenException", "The approval request already received a response or has expired."))
+        self.assertEqual(self.error_of(lambda: self.approve(token, stage="Nope"))[0], "StageNotFoundException")
+        self.assertEqual(self.error_of(lambda: self.approve(token, action="Nope"))[0], "ActionNotFoundException")
+        self.assertEqual(self.error_of(lambda: self.approve(token, pipeline="nope"))[0], "PipelineNotFoundException")
+        self.assertEqual(self.error_of(lambda: self.approve(token, status="Maybe"))[0], "ValidationException")
+
+        # rejected: the approval fails with the comment, so do the stage and the execution; production is not deployed
+        self.approve(token, status="Rejected", summary="Not this week")
+        self.assertEqual(self.finished(execution)["status"], "Failed")
+        state = self.pipeline_state()
+        rejected = state["Approve"]["actions"]["ApproveChangeSet"]["latestExecution"]
+        self.assertEqual((rejected["status"], rejected["summary"], rejected["errorDetails"]), (
+            "Failed", "Not this week",
+            {"code": "JobFailed", "message": "Rejected by arn:aws:sts::123456789012:user/moto. Comment: Not this week"}))
+        self.assertEqual((state["Approve"]["latest"], state["Deploy-Production"]["latest"]), ((execution, "Failed"), None))
+        self.assertEqual(self.stack("o-p-production-app-api")["StackStatus"], "REVIEW_IN_PROGRESS")
+        self.assertEqual(self.error_of(lambda: self.approve(token)), (
+            "ApprovalAlreadyCompletedException", "The approval request that you responded to is already complete or has expired."))
+        self.assertEqual(cp.list_pipeline_executions(pipelineName=self.RELEASE)["pipelineExecutionSummaries"][0]["status"],
+                         "Failed")
+
+        # without a COMMIT_ID the source action makes up a commit; the image is tagged with its first 8 characters
+        generated = self.start_release()
+        self.approval_token(generated)
+        commit = self.pipeline_execution(generated)["artifactRevisions"][0]["revisionId"]
+        self.assertRegex(commit, r"^[0-9a-f]{40}$")
+        self.assertEqual(self.stack_parameters("o-p-integration-app-api")["ContainerImage"],
+                         f"{self.outputs(self.RELEASE)['RepositoryUri']}:{commit[:8]}")
+        cp.stop_pipeline_execution(pipelineName=self.RELEASE, pipelineExecutionId=generated, abandon=True)
+        self.assertEqual(self.finished(generated)["status"], "Stopped")
+
+    def test_23_reset_ends_executions(self):
+        self.short_environment()
+        waiting = self.start_release("rig-short")
+        self.approval_token(waiting, **self.SHORT)
+        urllib.request.urlopen(urllib.request.Request(self.endpoint + "/moto-api/reset", method="POST")).read()
+        self.short_environment()  # the same names again: nothing of the execution before the reset is left
+        self.assertEqual(self.executions("rig-short"), [])
+        state = self.pipeline_state("rig-short")
+        self.assertEqual([s["latest"] for s in state.values()], [None, None, None])
+        self.assertEqual(self.cf.describe_stacks()["Stacks"][0]["StackName"], "rig-short-pipeline")
+        # a request of a walker started before the reset is refused before it reaches moto
+        stale = urllib.request.Request(self.endpoint + "/?Action=ListStacks&Version=2010-05-15",
+                                       headers={"X-Rig-Generation": "0"})
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(stale)
+        self.assertEqual(caught.exception.code, 410)
+
+    def test_23_superseded_queued_and_stopped_executions(self):
+        cp = self.client("codepipeline")
+        self.short_environment()
+        first = self.start_release("rig-short")
+        token = self.approval_token(first, **self.SHORT)
+        # a newer execution waits at the entrance of the stage the approval locks ...
+        second = self.start_release("rig-short")
+        self.until("the second execution at the Approve stage", lambda: self.pipeline_state("rig-short")["Approve"]["inbound"] == second)
+        self.assertEqual(self.pipeline_state("rig-short")["Source"]["latest"], (second, "Succeeded"))
+        # ... and is superseded by a newer one arriving there
+        third = self.start_release("rig-short")
+        self.until("the second execution superseded", lambda: self.pipeline_execution(second, "rig-short")["status"] == "Superseded")
+        state = self.until("the third execution waiting", lambda: (lambda s: s if s["Approve"]["inbound"] == third else None)(
+            self.pipeline_state("rig-short")))
+        self.assertEqual(state["Approve"]["latest"], (first, "InProgress"))  # the first still holds the stage
+        self.assertEqual(sorted(self.action_executions(second, "rig-short")), [("Source", "Src")])
+        # the first approved: it deploys; the third enters the stage and waits for its own approval
+        self.approve(token, **self.SHORT)
+        self.assertEqual(self.finished(first, "rig-short")["status"], "Succeeded")
+        self.assertNotEqual(self.approval_token(third, **self.SHORT), token)
+        self.assertEqual(self.executions("rig-short"), [(third, "InProgress"), (second, "Superseded"), (first, "Succeeded")])
+
+        # stop and abandon: the waiting approval is abandoned, the stage and the execution Stopped
+        cp.stop_pipeline_execution(pipelineName="rig-short", pipelineExecutionId=third, abandon=True)
+        self.assertEqual(self.finished(third, "rig-short")["status"], "Stopped")
+        state = self.pipeline_state("rig-short")
+        self.assertEqual((state["Approve"]["latest"], state["Deploy"]["latest"]), ((third, "Stopped"), (first, "Succeeded")))
+        self.assertEqual(state["Approve"]["actions"]["Approval"]["latestExecution"]["status"], "Abandoned")
+
+        # stop and wait: the action in progress (the approval) completes, no later one starts
+        fourth = self.start_release("rig-short")
+        token = self.approval_token(fourth, **self.SHORT)
+        cp.stop_pipeline_execution(pipelineName="rig-short", pipelineExecutionId=fourth, reason="later")
+        self.assertEqual(self.pipeline_execution(fourth, "rig-short")["status"], "Stopping")
+        self.assertEqual(self.error_of(lambda: cp.stop_pipeline_execution(
+            pipelineName="rig-short", pipelineExecutionId=fourth))[0], "DuplicatedStopRequestException")
+        self.approve(token, **self.SHORT)
+        self.assertEqual(self.finished(fourth, "rig-short")["status"], "Stopped")
+        state = self.pipeline_state("rig-short")
+        self.assertEqual((state["Approve"]["latest"], state["Deploy"]["latest"]), ((fourth, "Stopped"), (first, "Succeeded")))
+        self.assertEqual(state["Approve"]["actions"]["Approval"]["latestExecution"]["status"], "Succeeded")
+
+        # QUEUED: waiting executions are not superseded, they enter one after the other
+        self.update_short(ExecutionMode="QUEUED")
+        queued = [self.start_release("rig-short") for _ in range(3)]
+        token = self.approval_token(queued[0], **self.SHORT)
+        self.until("two executions queued at the Approve stage", lambda: [e["pipelineExecutionId"] for e in cp.get_pipeline_state(
+            name="rig-short")["stageStates"][1].get("inboundExecutions", [])] == queued[1:])
+        self.approve(token, **self.SHORT)
+        self.approve(self.approval_token(queued[1], **self.SHORT), **self.SHORT)
+        self.approval_token(queued[2], **self.SHORT)
+        self.assertEqual([self.finished(e, "rig-short")["status"] for e in queued[:2]], ["Succeeded", "Succeeded"])
+        self.assertEqual(self.executions("rig-short")[:3], [(queued[2], "InProgress"), (queued[1], "Succeeded"),
+                                                            (queued[0], "Succeeded")])
+
+        # deleting the pipeline ends its executions
+        self.delete("rig-short-pipeline")
+        self.assertEqual(self.error_of(lambda: cp.get_pipeline_state(name="rig-short"))[0], "PipelineNotFoundException")
+
+    def test_23_cloudformation_action_modes_and_failures(self):
+        s3 = self.client("s3")
+        self.short_environment(WithApproval="false")
+        first = self.start_release("rig-short")
+        self.assertEqual(self.finished(first, "rig-short")["status"], "Succeeded")
+        actions = self.action_executions(first, "rig-short")
+        source = actions[("Source", "Src")]["output"]["outputArtifacts"][0]["s3location"]
+        self.assertRegex(source["key"], r"^rig-short/Src/[A-Za-z0-9]{7}$")
+        # overrides win over the configuration file; Fn::GetArtifactAtt; the configuration's tags and stack policy
+        self.assertEqual(self.stack_parameters("rig-short-stack"),
+                         {"Name": "from-override", "Other": "o", "Broken": "false", "Key": source["key"]})
+        stack = self.stack("rig-short-stack")
+        self.assertEqual((stack["StackStatus"], stack["Tags"]), ("CREATE_COMPLETE", [{"Key": "team", "Value": "rig"}]))
+        policy = json.loads(self.cf.get_stack_policy(StackName="rig-short-stack")["StackPolicyBody"])
+        self.assertEqual(policy["Statement"][0]["Action"], "Update:*")
+        deploy = actions[("Deploy", "Stack")]
+        outputs = self.outputs("rig-short-stack")
+        self.assertEqual((deploy["output"]["outputVariables"], deploy["output"]["executionResult"]["externalExecutionSummary"]),
+                         (outputs, "Stack rig-short-stack created."))
+        [written] = deploy["output"]["outputArtifacts"]
+        self.assertEqual(written["name"], "StackOutputs")
+        body = s3.get_object(Bucket=written["s3location"]["bucket"], Key=written["s3location"]["key"])["Body"].read()
+        self.assertEqual(json.loads(unzipped(body)["outputs.json"]), outputs)
+
+        # an update that fails: UPDATE_ROLLBACK_COMPLETE, the action fails with the status and the first failed resource
+        self.put_short_source(Broken="true")
+        failed = self.start_release("rig-short")
+        self.assertEqual(self.finished(failed, "rig-short")["status"], "Failed")
+        error = self.pipeline_state("rig-short")["Deploy"]["actions"]["Stack"]["latestExecution"]["errorDetails"]
+        self.assertEqual(error["code"], "JobFailed")
+        self.assertRegex(error["message"], r"^Failed to update stack rig-short-stack\. Current stack status: "
+                                           r"UPDATE_ROLLBACK_COMPLETE\. Reason: Subnet: InvalidVpcID\.NotFound: ")
+
+        # a create that fails: ROLLBACK_COMPLETE; CREATE_UPDATE then fails as UpdateStack does (it does not replace the stack)
+        self.delete("rig-short-stack")
+        failed = self.start_release("rig-short")
+        self.assertEqual(self.finished(failed, "rig-short")["status"], "Failed")
+        error = self.pipeline_state("rig-short")["Deploy"]["actions"]["Stack"]["latestExecution"]["errorDetails"]
+        self.assertRegex(error["message"], r"^Failed to create stack rig-short-stack\. Current stack status: "
+                                           r"ROLLBACK_COMPLETE\. Reason: Subnet: InvalidVpcID\.NotFound: ")
+        rolled_back = self.stack("rig-short-stack")["StackId"]
+        self.put_short_source()
+        failed = self.start_release("rig-short")
+        self.assertEqual(self.finished(failed, "rig-short")["status"], "Failed")
+        error = self.pipeline_state("rig-short")["Deploy"]["actions"]["Stack"]["latestExecution"]["errorDetails"]
+        self.assertRegex(error["message"], rf"^Stack:{re.escape(rolled_back)} is in ROLLBACK_COMPLETE state and can not be "
+                                           r"updated\. \(Service: AmazonCloudFormation; Status Code: 400; Error Code: "
+                                           r"ValidationError; Request ID: \S+; Proxy: null\)$")
+
+        # REPLACE_ON_FAILURE deletes the failed stack and creates it again
+        self.update_short(WithApproval="false", ActionMode="REPLACE_ON_FAILURE", Overrides='{"Name": "from-override"}')
+        replaced = self.start_release("rig-short")
+        self.assertEqual(self.finished(replaced, "rig-short")["status"], "Succeeded")
+        self.assertEqual(self.cf.describe_stacks(StackName=rolled_back)["Stacks"][0]["StackStatus"], "DELETE_COMPLETE")
+        self.assertEqual(self.stack("rig-short-stack")["StackStatus"], "CREATE_COMPLETE")
+        # the same source again: no updates are to be performed, which succeeds
+        self.put_short_source()
+        again = self.start_release("rig-short")
+        self.assertEqual(self.finished(again, "rig-short")["status"], "Succeeded")
+        deploy = self.action_executions(again, "rig-short")[("Deploy", "Stack")]
+        self.assertEqual(deploy["output"]["executionResult"]["externalExecutionSummary"], "No updates are to be performed.")
+
+        # DELETE_ONLY
+        self.update_short(WithApproval="false", ActionMode="DELETE_ONLY", Overrides='{"Name": "from-override"}')
+        stack_id = self.stack("rig-short-stack")["StackId"]
+        deleted = self.start_release("rig-short")
+        self.assertEqual(self.finished(deleted, "rig-short")["status"], "Succeeded")
+        self.assertEqual(self.cf.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"], "DELETE_COMPLETE")
+
+        # CHANGE_SET_REPLACE (CREATE while the stack does not exist), CHANGE_SET_EXECUTE; then the same source:
+        # a change set without changes, which both modes take as success; then a failing execution
+        def run(mode, status="Succeeded"):
+            self.update_short(WithApproval="false", ActionMode=mode, Overrides='{"Name": "from-override"}')
+            execution = self.start_release("rig-short")
+            self.assertEqual(self.finished(execution, "rig-short")["status"], status)
+            return execution, self.action_executions(execution, "rig-short")[("Deploy", "Stack")]["output"][
+                "executionResult"]
+
+        _, result = run("CHANGE_SET_REPLACE")
+        self.assertEqual(result["externalExecutionSummary"], "Change set rig-short-change of stack rig-short-stack was "
+                                                             "created (CREATE).")
+        self.assertEqual(self.stack("rig-short-stack")["StackStatus"], "REVIEW_IN_PROGRESS")
+        _, result = run("CHANGE_SET_EXECUTE")
+        self.assertEqual(result["externalExecutionSummary"], "Change set rig-short-change of stack rig-short-stack executed.")
+        self.assertEqual(self.stack("rig-short-stack")["StackStatus"], "CREATE_COMPLETE")
+        _, result = run("CHANGE_SET_REPLACE")
+        self.assertEqual(result["externalExecutionSummary"], "The submitted information didn't contain changes. Submit "
+                                                             "different information to create a change set.")
+        _, result = run("CHANGE_SET_EXECUTE")
+        self.assertEqual(result["externalExecutionSummary"], "Change set rig-short-change of stack rig-short-stack "
+                                                             "contains no changes: nothing to execute.")
+        self.put_short_source(Broken="true")
+        run("CHANGE_SET_REPLACE")
+        self.assertEqual(self.cf.describe_change_set(ChangeSetName="rig-short-change", StackName="rig-short-stack")[
+            "Status"], "CREATE_COMPLETE")
+        executed, result = run("CHANGE_SET_EXECUTE", "Failed")
+        self.assertRegex(result["errorDetails"]["message"],
+                         r"^Failed to execute change set rig-short-change of stack rig-short-stack\. Current stack status: "
+                         r"UPDATE_ROLLBACK_COMPLETE\. Reason: Subnet: InvalidVpcID\.NotFound: ")
+
+        # a missing source object (or bucket): the Source action fails, nothing is deployed
+        s3.delete_object(Bucket="rig-short-source", Key="src.zip")
+        missing = self.start_release("rig-short")
+        self.assertEqual(self.finished(missing, "rig-short")["status"], "Failed")
+        state = self.pipeline_state("rig-short")
+        self.assertEqual((state["Source"]["latest"], state["Deploy"]["latest"]), ((missing, "Failed"), (executed, "Failed")))
+        self.assertEqual(state["Source"]["actions"]["Src"]["latestExecution"]["errorDetails"], {
+            "code": "JobFailed",
+            "message": "Could not access the Amazon S3 source object s3://rig-short-source/src.zip. NoSuchKey: The specified "
+                       "key does not exist."})
+        self.update_short(WithApproval="false", SourceBucket="rig-short-nowhere")
+        missing = self.start_release("rig-short")
+        self.assertEqual(self.finished(missing, "rig-short")["status"], "Failed")
+        self.assertEqual(self.pipeline_state("rig-short")["Source"]["actions"]["Src"]["latestExecution"]["errorDetails"]["message"],
+                         "Could not access the Amazon S3 source object s3://rig-short-nowhere/src.zip. NoSuchBucket: The "
+                         "specified bucket does not exist")
+
+    def test_23_api_errors_and_source_revisions(self):
+        cp = self.client("codepipeline")
+        version_1 = self.short_environment(WithApproval="false")
+        version_2 = self.put_short_source(summary="second upload")
+        missing = "Account '123456789012' does not have a pipeline with name 'nope'"
+        for call in (lambda: cp.get_pipeline_state(name="nope"), lambda: cp.start_pipeline_execution(name="nope"),
+                     lambda: cp.list_pipeline_executions(pipelineName="nope"),
+                     lambda: cp.list_action_executions(pipelineName="nope"),
+                     lambda: cp.get_pipeline_execution(pipelineName="nope", pipelineExecutionId=str(uuid.uuid4())),
+                     lambda: cp.stop_pipeline_execution(pipelineName="nope", pipelineExecutionId=str(uuid.uuid4()))):
+            self.assertEqual(self.error_of(call), ("PipelineNotFoundException", missing))
+        unknown = str(uuid.uuid4())
+        for call in (lambda: cp.get_pipeline_execution(pipelineName="rig-short", pipelineExecutionId=unknown),
+                     lambda: cp.list_action_executions(pipelineName="rig-short", filter={"pipelineExecutionId": unknown})):
+            self.assertEqual(self.error_of(call)[0], "PipelineExecutionNotFoundException")
+        for revision in ({"actionName": "Nope", "revisionType": "COMMIT_ID", "revisionValue": COMMIT_1},
+                         {"actionName": "Src", "revisionType": "COMMIT_ID", "revisionValue": COMMIT_1}):
+            self.assertEqual(self.error_of(lambda: cp.start_pipeline_execution(name="rig-short", sourceRevisions=[revision]))[0],
+                             "ValidationException")
+        self.assertEqual(self.error_of(lambda: cp.start_pipeline_execution(
+            name="rig-short", variables=[{"name": "Nope", "value": "1"}]))[0], "ValidationException")
+
+        # S3_OBJECT_VERSION_ID picks that version; the same clientRequestToken is the same execution
+        older = cp.start_pipeline_execution(name="rig-short", clientRequestToken="release-1", sourceRevisions=[
+            {"actionName": "Src", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": version_1}])["pipelineExecutionId"]
+        self.assertEqual(cp.start_pipeline_execution(name="rig-short", clientRequestToken="release-1")["pipelineExecutionId"], older)
+        self.assertEqual(self.finished(older, "rig-short")["status"], "Succeeded")
+        newer = self.start_release("rig-short")
+        self.assertEqual(self.finished(newer, "rig-short")["status"], "Succeeded")
+        summaries = cp.list_pipeline_executions(pipelineName="rig-short")["pipelineExecutionSummaries"]
+        self.assertEqual([(s["pipelineExecutionId"], s["sourceRevisions"]) for s in summaries], [
+            (newer, [{"actionName": "Src", "revisionId": version_2, "revisionSummary": "second upload"}]),
+            (older, [{"actionName": "Src", "revisionId": version_1}])])
+        execution = self.pipeline_execution(newer, "rig-short")
+        self.assertEqual((execution["pipelineVersion"], execution["executionMode"], execution["trigger"]),
+                         (1, "SUPERSEDED", {"triggerType": "StartPipelineExecution",
+                                            "triggerDetail": "arn:aws:sts::123456789012:user/moto"}))
+        [artifact] = execution["artifactRevisions"]
+        self.assertEqual((artifact["name"], artifact["revisionId"], artifact["revisionSummary"]), ("Src", version_2, "second upload"))
+        first_page = cp.list_action_executions(pipelineName="rig-short", maxResults=2)
+        self.assertEqual([(d["pipelineExecutionId"], d["actionName"]) for d in first_page["actionExecutionDetails"]],
+                         [(newer, "Stack"), (newer, "Src")])  # newest first
+        rest = cp.list_action_executions(pipelineName="rig-short", nextToken=first_page["nextToken"])
+        self.assertEqual([(d["pipelineExecutionId"], d["actionName"]) for d in rest["actionExecutionDetails"]],
+                         [(older, "Stack"), (older, "Src")])
+        self.assertEqual([s for s in cp.list_pipeline_executions(
+            pipelineName="rig-short", filter={"succeededInStage": {"stageName": "Deploy"}})["pipelineExecutionSummaries"]
+            if s["status"] != "Succeeded"], [])
 
     # -- timing --------------------------------------------------------------------------------------
 

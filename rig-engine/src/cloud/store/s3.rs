@@ -13,6 +13,9 @@ use aws_sdk_s3::types::{
 use super::{build_err, template_key, template_url, Touch};
 use crate::cloud::{aws_err, AwsError, Clients};
 
+/// User metadata holding the SHA-256 (hex) of an object rig wrote.
+const SHA_METADATA: &str = "rig-sha256";
+
 impl Clients {
     /// The names of the account's buckets (one ListBuckets, paginated).
     pub async fn bucket_names(&self) -> Result<std::collections::BTreeSet<String>, AwsError> {
@@ -209,6 +212,37 @@ impl Clients {
             .await
             .map_err(|e| aws_err("PutObject", self.ep(), e))?;
         Ok((url, Touch::Created))
+    }
+
+    /// Writes `body` at `key` unless the object there already has the same SHA-256 (kept in
+    /// its `rig-sha256` metadata), so an unchanged object gets no new version.
+    pub async fn put_object_if_changed(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &[u8],
+    ) -> Result<Touch, AwsError> {
+        use sha2::{Digest, Sha256};
+        let digest = hex::encode(Sha256::digest(body));
+        let current = self.s3.head_object().bucket(bucket).key(key).send().await;
+        let touch = match &current {
+            Ok(head) if head.metadata().and_then(|m| m.get(SHA_METADATA)) == Some(&digest) => {
+                return Ok(Touch::Unchanged)
+            }
+            Ok(_) => Touch::Updated,
+            Err(_) => Touch::Created,
+        };
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/zip")
+            .metadata(SHA_METADATA, &digest)
+            .body(body.to_vec().into())
+            .send()
+            .await
+            .map_err(|e| aws_err("PutObject", self.ep(), e))?;
+        Ok(touch)
     }
 
     /// How many object versions and delete markers a bucket holds (0 if it does not exist).

@@ -50,6 +50,8 @@ pub enum AppError {
         domain: String,
         problem: String,
     },
+    #[error("could not write the pipeline template zip of {stack}: {problem}")]
+    Artifact { stack: String, problem: String },
     #[error("listener-rule priorities in environment `{env}`: {source}")]
     Priority {
         env: String,
@@ -114,7 +116,7 @@ impl Engine {
         let keep = kept(plan, &record, deploy);
         let mut rules = BTreeMap::new();
         let mut zone = None;
-        if !keep.is_empty() {
+        if !keep.is_empty() || !plan.pipelines.is_empty() {
             for env in &plan.environments {
                 let listener = record.stacks.iter().find_map(|s| {
                     (s.role == "foundation" && s.env.as_deref() == Some(env) && !s.orphan)
@@ -226,7 +228,8 @@ pub fn check_scale(
     }
 }
 
-/// The app stacks that stay in the settled plan: live ones, and the one being deployed.
+/// The app stacks rig converges: live ones, and the one being deployed. (The app stacks a
+/// pipeline deploys are settled too, for their template zip, but only the pipeline creates them.)
 fn kept(plan: &RigletPlan, record: &Record, deploy: Option<&ImageChoice>) -> BTreeSet<String> {
     plan.stacks
         .iter()
@@ -249,9 +252,15 @@ pub(crate) fn settle_plan(
     zone: Option<String>,
 ) -> Result<RigletPlan, AppError> {
     let live = |name: &str| record.get(name).map(|l| &l.state);
+    let released: BTreeSet<&String> = plan
+        .pipelines
+        .iter()
+        .flat_map(|p| p.app_stacks.iter().map(|(_, s)| s))
+        .collect();
     let mut out = plan.clone();
-    out.stacks
-        .retain(|s| s.app.is_none() || keep.contains(&s.plan.name));
+    out.stacks.retain(|s| {
+        s.app.is_none() || keep.contains(&s.plan.name) || released.contains(&s.plan.name)
+    });
     for env in &plan.environments {
         let priorities = allocate(env, &out.stacks, record, rules.get(env))?;
         for s in out
@@ -282,6 +291,9 @@ pub(crate) fn settle_plan(
             debug_assert!(DEFERRED.iter().all(|k| params.contains_key(*k)));
         }
     }
+    crate::engine::pipelines::artifacts::attach_template_zips(&mut out)?;
+    out.stacks
+        .retain(|s| s.app.is_none() || keep.contains(&s.plan.name));
     let needed: BTreeSet<&str> = out
         .stacks
         .iter()

@@ -1,0 +1,218 @@
+//! `rig pipeline`: the releases of a repository's pipeline; start one; answer the production
+//! approval after seeing the change set it is about.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Subcommand;
+use rig_engine::engine::pipelines::{PendingApproval, PipelineStatus};
+
+use crate::{confirm, connect, prepare, print_json, Global, Select};
+
+#[derive(Subcommand, Debug)]
+pub enum PipelineCommand {
+    /// The latest releases: each stage's state and how long it took, and the commit.
+    Status {
+        /// The app whose pipeline to show (needed when the riglet has several pipelines).
+        #[arg(long)]
+        app: Option<String>,
+        /// How many releases, newest first.
+        #[arg(long, default_value_t = 3)]
+        executions: i32,
+    },
+    /// Start a release: source, build, integration, staging, then the production change set
+    /// waits for `rig pipeline approve`.
+    Release {
+        #[arg(long)]
+        app: Option<String>,
+        /// Build this commit instead of the branch's latest.
+        #[arg(long)]
+        commit: Option<String>,
+    },
+    /// Show the production change set, then approve it: production is deployed.
+    Approve {
+        #[arg(long)]
+        app: Option<String>,
+        /// Recorded with the answer.
+        #[arg(long, default_value = "approved with rig")]
+        comment: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Show the production change set, then reject it: the release stops, production stays.
+    Reject {
+        #[arg(long)]
+        app: Option<String>,
+        #[arg(long, default_value = "rejected with rig")]
+        comment: String,
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+pub async fn run(g: &Global, cmd: PipelineCommand) -> Result<u8> {
+    let mut p = prepare(g, &Select::default())?;
+    let engine = connect(g, &mut p).await?;
+    match cmd {
+        PipelineCommand::Status { app, executions } => {
+            let status = engine
+                .pipeline_status(&p.plan, app.as_deref(), executions.clamp(1, 100))
+                .await?;
+            if g.json {
+                print_json(&status)?;
+            } else {
+                print_status(&status);
+            }
+            Ok(0)
+        }
+        PipelineCommand::Release { app, commit } => {
+            let (pipeline, id) = engine
+                .pipeline_release(&p.plan, app.as_deref(), commit.as_deref())
+                .await?;
+            if g.json {
+                print_json(&serde_json::json!({"pipeline": pipeline, "execution_id": id}))?;
+            } else {
+                println!("{id}");
+                eprintln!(
+                    "release {id} of {pipeline} started; follow it with `rig pipeline status{}`",
+                    app.map(|a| format!(" --app {a}")).unwrap_or_default()
+                );
+            }
+            Ok(0)
+        }
+        PipelineCommand::Approve { app, comment, yes } => {
+            answer(g, &engine, &p.plan, app, true, &comment, yes).await
+        }
+        PipelineCommand::Reject { app, comment, yes } => {
+            answer(g, &engine, &p.plan, app, false, &comment, yes).await
+        }
+    }
+}
+
+async fn answer(
+    g: &Global,
+    engine: &rig_engine::engine::Engine,
+    plan: &rig_engine::planner::RigletPlan,
+    app: Option<String>,
+    approve: bool,
+    comment: &str,
+    yes: bool,
+) -> Result<u8> {
+    let pending = engine.pending_approval(plan, app.as_deref()).await?;
+    print_change_set(g, &pending)?;
+    let verb = if approve { "approve" } else { "reject" };
+    if !yes && !confirm(&format!("{verb} release to {}?", pending.stack))? {
+        eprintln!("nothing answered");
+        return Ok(1);
+    }
+    engine.answer_approval(&pending, approve, comment).await?;
+    eprintln!(
+        "{} {}: {}",
+        if approve { "approved" } else { "rejected" },
+        pending.pipeline,
+        if approve {
+            format!("{} is being deployed", pending.stack)
+        } else {
+            "the release stops; production is unchanged".to_string()
+        }
+    );
+    Ok(0)
+}
+
+fn print_change_set(g: &Global, p: &PendingApproval) -> Result<()> {
+    let image_after = p.change_set.as_ref().and_then(|c| {
+        c.parameters
+            .iter()
+            .find(|(k, _)| k == "ContainerImage")
+            .map(|(_, v)| v.clone())
+    });
+    if g.json {
+        let cs = p.change_set.as_ref().map(|c| {
+            serde_json::json!({
+                "status": c.status,
+                "status_reason": c.status_reason,
+                "changes": c.changes.iter().map(|(a, l, t, r)| serde_json::json!({"action": a, "logical_id": l, "type": t, "replacement": r})).collect::<Vec<_>>(),
+            })
+        });
+        return print_json(&serde_json::json!({
+            "pipeline": p.pipeline,
+            "execution_id": p.execution_id,
+            "stack": p.stack,
+            "image_before": p.current_image,
+            "image_after": image_after,
+            "change_set": cs,
+        }));
+    }
+    println!(
+        "production release of {} (pipeline {}, execution {})",
+        p.app,
+        p.pipeline,
+        p.execution_id.as_deref().unwrap_or("?")
+    );
+    println!(
+        "  image: {} -> {}",
+        p.current_image.as_deref().unwrap_or("(new stack)"),
+        image_after.as_deref().unwrap_or("?")
+    );
+    match &p.change_set {
+        None => println!("  change set {} of {}: not found", p.stack, p.stack),
+        Some(c) => {
+            println!("  change set {} ({}):", p.stack, c.status);
+            if c.changes.is_empty() {
+                println!(
+                    "    no resource changes{}",
+                    c.status_reason
+                        .as_ref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                );
+            }
+            for (action, logical, rtype, replacement) in &c.changes {
+                let r = match replacement.as_deref() {
+                    Some("True") => "  (replacement)",
+                    Some("Conditional") => "  (may be replaced)",
+                    _ => "",
+                };
+                println!("    {action:<7} {logical} {rtype}{r}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_status(s: &PipelineStatus) {
+    println!("pipeline {} (app {})", s.pipeline, s.app);
+    if s.executions.is_empty() {
+        println!("  no releases yet; start one with `rig pipeline release`");
+    }
+    for e in &s.executions {
+        let commit = e.commit.as_deref().map(|c| &c[..c.len().min(8)]);
+        println!(
+            "  {} {} {}{}",
+            e.id,
+            e.status,
+            e.started_ms
+                .map(crate::app::millis_to_rfc3339)
+                .unwrap_or_default(),
+            commit.map(|c| format!(" commit {c}")).unwrap_or_default()
+        );
+        if let Some(summary) = e.commit_summary.as_deref().filter(|s| !s.is_empty()) {
+            println!("    {}", summary.lines().next().unwrap_or_default());
+        }
+        for st in &e.stages {
+            let took = st
+                .duration_ms
+                .map(|ms| {
+                    humantime::format_duration(Duration::from_secs((ms / 1000) as u64)).to_string()
+                })
+                .unwrap_or_else(|| "-".into());
+            println!("    {:<18} {:<11} {:>8}", st.stage, st.status, took);
+            if st.status == "Failed" {
+                if let Some(d) = &st.detail {
+                    println!("      {d}");
+                }
+            }
+        }
+    }
+}
