@@ -3,6 +3,7 @@
 //! Data goes to stdout; progress, stack events and logs go to stderr.
 
 mod app;
+mod bastion;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -148,6 +149,11 @@ enum Command {
     App {
         #[command(subcommand)]
         command: app::AppCommand,
+    },
+    /// An environment's on-demand bastion: create, ssh, delete.
+    Bastion {
+        #[command(subcommand)]
+        command: bastion::BastionCommand,
     },
     /// Plugins.
     Plugins {
@@ -564,6 +570,7 @@ async fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::App { command } => app::run(&g, command).await,
+        Command::Bastion { command } => bastion::run(&g, command).await,
         Command::Protect { select } => protect(&g, &select, true).await,
         Command::Unprotect { select } => protect(&g, &select, false).await,
     }

@@ -8,6 +8,7 @@
 //! `output` holds what planning produces.
 
 pub mod apps;
+pub mod bastion;
 mod checks;
 mod output;
 mod units;
@@ -153,5 +154,7 @@ fn record(
     stack
 }
 
+#[cfg(test)]
+mod bastion_tests;
 #[cfg(test)]
 mod tests;
