@@ -3,6 +3,7 @@
 //! Data goes to stdout; progress, stack events and logs go to stderr.
 
 mod app;
+mod bastion;
 mod pipeline;
 
 use std::collections::BTreeMap;
@@ -154,6 +155,11 @@ enum Command {
     Pipeline {
         #[command(subcommand)]
         command: pipeline::PipelineCommand,
+    },
+    /// An environment's on-demand bastion: create, ssh, delete.
+    Bastion {
+        #[command(subcommand)]
+        command: bastion::BastionCommand,
     },
     /// Plugins.
     Plugins {
@@ -571,6 +577,7 @@ async fn run(cli: Cli) -> Result<u8> {
         }
         Command::App { command } => app::run(&g, command).await,
         Command::Pipeline { command } => pipeline::run(&g, command).await,
+        Command::Bastion { command } => bastion::run(&g, command).await,
         Command::Protect { select } => protect(&g, &select, true).await,
         Command::Unprotect { select } => protect(&g, &select, false).await,
     }

@@ -108,6 +108,9 @@ pub enum Role {
     /// An application's stack (target group, listener rules, DNS, ECS service). rig plans these
     /// itself from `[[apps]]`; a plugin declaring this role is refused.
     Application,
+    /// An environment's on-demand bastion (`rig bastion create`). rig plans it itself; a plugin
+    /// declaring this role is refused.
+    Bastion,
 }
 
 impl Role {
@@ -118,6 +121,7 @@ impl Role {
             Role::Database => "database",
             Role::Pipeline => "pipeline",
             Role::Application => "application",
+            Role::Bastion => "bastion",
         }
     }
 }

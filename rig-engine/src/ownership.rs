@@ -2,10 +2,10 @@
 //!
 //! Every stack, bucket and SSM parameter rig creates carries tags naming its riglet
 //! ([`OWNER`], [`PROJECT`]), its environment ([`ENVIRONMENT`], where it has one) and its role
-//! ([`ROLE`]: `foundation`, `compute`, `database`, `pipeline`, `application`); stacks also carry
-//! the backend that planned them ([`BACKEND`]) and the bucket their template is uploaded to
-//! ([`TEMPLATE_BUCKET`]). The seed's `Owner` / `Project` / `Environment` tags are kept beside them
-//! for people and cost reports.
+//! ([`ROLE`]: `foundation`, `compute`, `database`, `pipeline`, `application`, `bastion`);
+//! stacks also carry the backend that planned them ([`BACKEND`]) and the bucket their template
+//! is uploaded to ([`TEMPLATE_BUCKET`]). The seed's `Owner` / `Project` / `Environment` tags are
+//! kept beside them for people and cost reports.
 //!
 //! Resources are chosen by exact name from the plan, or (for what the plan no longer has) by an
 //! exact match of these tags; never by a name prefix, suffix or substring. Before rig changes or
@@ -30,7 +30,7 @@ pub const OWNER: &str = "rig:owner";
 pub const PROJECT: &str = "rig:project";
 /// Tag: the environment (absent on riglet-wide resources such as pipelines).
 pub const ENVIRONMENT: &str = "rig:environment";
-/// Tag: `foundation`, `compute`, `database`, `pipeline` or `application`.
+/// Tag: `foundation`, `compute`, `database`, `pipeline`, `application` or `bastion`.
 pub const ROLE: &str = "rig:role";
 /// Tag (stacks): the backend id that planned the stack.
 pub const BACKEND: &str = "rig:backend";
@@ -196,6 +196,7 @@ pub fn role_rank(role: &str) -> u8 {
         "compute" | "database" => 1,
         "pipeline" => 2,
         "application" => 3,
+        "bastion" => 4,
         _ => 1,
     }
 }

@@ -1,5 +1,6 @@
 //! `cargo xtask lint`: `rig render` for every compute × database combination (each with a
-//! pipeline and two apps), then cfn-lint over every distinct template; zero errors required.
+//! pipeline and two apps), plus the bastion's template, then cfn-lint over every distinct
+//! template; zero errors required.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -59,10 +60,15 @@ fn main() -> Result<()> {
         }
         eprintln!("lint: rendered {} ({n} stacks)", c.label());
     }
-    // The third-party example's template is not reached by a combination.
+    // The bastion's template (`rig bastion create`, never part of a plan) and the third-party
+    // example's are not reached by a combination.
+    let bastion = dir.path().join("bastion.yaml");
+    std::fs::write(&bastion, rig_engine::planner::bastion::BASTION_TEMPLATE)?;
     let example = repo_root().join("examples/third-party-db/template.yaml");
-    if seen.insert(std::fs::read(&example)?) {
-        files.push(example);
+    for extra in [bastion, example] {
+        if seen.insert(std::fs::read(&extra)?) {
+            files.push(extra);
+        }
     }
     eprintln!("lint: cfn-lint over {} distinct templates", files.len());
     let status = Command::new(venv.join("bin/cfn-lint"))

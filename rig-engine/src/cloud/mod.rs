@@ -8,6 +8,7 @@
 
 pub mod apps;
 pub mod cfn;
+pub mod checkip;
 pub mod pipeline;
 mod probes;
 pub mod store;

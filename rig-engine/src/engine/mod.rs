@@ -1,4 +1,5 @@
-//! The deploy engine: `up`, `plan`, `down`, `status`, `outputs`, `protect`.
+//! The deploy engine: `up`, `plan`, `down`, `status`, `outputs`, `protect`, and the app and
+//! bastion commands.
 //!
 //! A riglet is a DAG of stacks ([`RigletPlan`]). `up` deploys independent stacks concurrently
 //! (bounded, longest chain first); a failed stack stops what depends on it, not the rest.
@@ -7,6 +8,7 @@
 //! replaced only with consent. Every command starts from the riglet's [`record::Record`].
 
 pub mod apps;
+pub mod bastion;
 mod converge;
 pub mod down;
 pub mod pipelines;
@@ -70,6 +72,8 @@ pub enum EngineError {
     App(#[from] apps::AppError),
     #[error(transparent)]
     Pipeline(#[from] pipelines::PipelineError),
+    #[error(transparent)]
+    Bastion(#[from] bastion::BastionError),
     #[error("refusing to delete: termination protection is on for {}\n  hint: run `rig unprotect` first", .0.join(", "))]
     Protected(Vec<String>),
     #[error("refusing to act: {} resource(s) with the names this riglet uses are not this riglet's, and nothing was changed:\n{}\n  hint: rig only changes or deletes what carries this riglet's tags; give this riglet another owner or project, or remove or rename the other resource", .0.len(), .0.iter().map(|n| format!("  - {n}")).collect::<Vec<_>>().join("\n"))]

@@ -4,7 +4,9 @@
 //! agree whatever flags an earlier `up` was given: a stack is the riglet's when its exact name is
 //! one the plan gives (and its tags agree, see [`crate::ownership`]), or when its tags name this
 //! riglet exactly. A live stack of the riglet that the plan no longer has (a backend switched, an
-//! environment removed) is an *orphan*: shown, and deleted only when asked.
+//! environment removed) is an *orphan*: shown, and deleted only when asked. An environment's
+//! bastion is never planned: it is the riglet's by its exact name and tags, and not an orphan
+//! while its environment is planned.
 
 use std::collections::BTreeMap;
 
@@ -12,14 +14,14 @@ use serde::Serialize;
 
 use crate::cloud::cfn::StackState;
 use crate::ownership::{self, NotOwned, Verdict};
-use crate::planner::RigletPlan;
+use crate::planner::{bastion, RigletPlan};
 
 /// A live stack of the riglet.
 #[derive(Debug, Clone)]
 pub struct LiveStack {
     pub state: StackState,
     pub env: Option<String>,
-    /// `foundation`, `compute`, `database`, `pipeline` or `application`.
+    /// `foundation`, `compute`, `database`, `pipeline`, `application` or `bastion`.
     pub role: String,
     /// The backend that planned it, when known.
     pub backend: Option<String>,
@@ -88,6 +90,38 @@ impl Record {
                 backend: Some(p.backend.clone()),
                 // An app stack's template lives in its foundation's bucket, not one of rig's.
                 template_bucket: p.app.is_none().then(|| p.template_bucket.clone()),
+                orphan: false,
+                adopted,
+                state,
+            });
+        }
+        // Each planned environment's bastion, by its exact name: never in the plan (created on
+        // demand), never an orphan while its environment is planned.
+        for env in &plan.environments {
+            let name = bastion::stack_name(&plan.names, env);
+            let Some(state) = by_name.remove(&name) else {
+                continue;
+            };
+            let expected = bastion::expected(&plan.names, env);
+            let adopted = match expected.check(&state.tags) {
+                Verdict::Owned => false,
+                Verdict::Legacy => true,
+                Verdict::Foreign => {
+                    record.foreign.push(NotOwned {
+                        kind: "stack".into(),
+                        name,
+                        expected,
+                        found: state.tags.clone(),
+                    });
+                    continue;
+                }
+            };
+            record.stacks.push(LiveStack {
+                env: Some(env.clone()),
+                role: expected.role,
+                backend: Some(bastion::BASTION_BACKEND.into()),
+                // Its template lives in the environment's app bucket, as an app stack's does.
+                template_bucket: None,
                 orphan: false,
                 adopted,
                 state,
@@ -263,5 +297,61 @@ mod tests {
                 .map(String::as_str),
             Some("shop-qa")
         );
+    }
+
+    fn qa_plan(whole: bool) -> RigletPlan {
+        RigletPlan {
+            names: names(),
+            domain: "example.com".into(),
+            stacks: vec![planned("acme-shop-qa-foundation", "qa", Role::Foundation)],
+            buckets: vec![],
+            parameters: Default::default(),
+            secrets: vec![],
+            environments: vec!["qa".into()],
+            whole,
+            pipelines: vec![],
+        }
+    }
+
+    #[test]
+    fn a_bastion_is_the_riglets_by_its_exact_name_and_tags_and_never_an_orphan() {
+        let bastion = |tags| live("acme-shop-qa-bastion", tags, false);
+        let ours = tags_of("acme", "shop", "qa", "bastion");
+        let record = Record::survey(&qa_plan(false), vec![bastion(ours.clone())]);
+        let b = record.get("acme-shop-qa-bastion").expect("recorded");
+        assert_eq!(
+            (b.role.as_str(), b.orphan, b.adopted),
+            ("bastion", false, false)
+        );
+        assert_eq!(b.template_bucket, None, "its template is in the app bucket");
+        assert_eq!(record.orphans().count(), 0);
+
+        // Made before rig tagged it (the seed's bastion): adopted on its exact name.
+        let record = Record::survey(&qa_plan(false), vec![bastion(BTreeMap::new())]);
+        assert!(record
+            .get("acme-shop-qa-bastion")
+            .is_some_and(|b| b.adopted));
+
+        // Another riglet's stack with that name is refused, not taken.
+        let theirs = tags_of("acme", "shop-qa", "qa", "bastion");
+        let record = Record::survey(&qa_plan(false), vec![bastion(theirs)]);
+        assert!(record.get("acme-shop-qa-bastion").is_none());
+        assert_eq!(record.foreign.len(), 1);
+        assert_eq!(record.foreign[0].expected.role, "bastion");
+
+        // The bastion of an environment the configuration no longer has is an orphan (so
+        // `rig up --prune` deletes it before that environment's foundation).
+        let gone = live(
+            "acme-shop-old-bastion",
+            tags_of("acme", "shop", "old", "bastion"),
+            false,
+        );
+        let record = Record::survey(&qa_plan(true), vec![gone.clone()]);
+        let o = record.get("acme-shop-old-bastion").expect("recorded");
+        assert!(o.orphan && o.role == "bastion");
+        // Outside `--env qa` it is not looked at.
+        assert!(Record::survey(&qa_plan(false), vec![gone])
+            .stacks
+            .is_empty());
     }
 }

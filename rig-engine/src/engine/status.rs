@@ -26,7 +26,8 @@ impl Engine {
         Ok(names)
     }
 
-    /// Every planned stack's status and health, then the riglet's orphans, from the record.
+    /// Every planned stack's status and health, then the live bastions and the riglet's
+    /// orphans, from the record.
     pub async fn status(&self, plan: &RigletPlan) -> Result<Vec<StackStatusReport>, EngineError> {
         let record = self.record(plan).await?;
         let mut out = Vec::new();
@@ -50,6 +51,32 @@ impl Engine {
                     .iter()
                     .find(|f| f.name == s.plan.name)
                     .map(|f| crate::ownership::show_tags(&f.found)),
+                probes,
+            });
+        }
+        // Bastions exist on demand only: listed when live (or when another's stack has the name).
+        for env in &plan.environments {
+            let name = crate::planner::bastion::stack_name(&plan.names, env);
+            let live = record.get(&name);
+            let foreign = record.foreign.iter().find(|f| f.name == name);
+            if live.is_none() && foreign.is_none() {
+                continue;
+            }
+            let mut probes = Vec::new();
+            if let Some(l) = live.filter(|l| l.state.status.settled()) {
+                let instance = HealthProbe::Ec2Instance {
+                    instance_output: "InstanceId".into(),
+                };
+                probes.push(self.probe(&instance, &l.state).await);
+            }
+            out.push(StackStatusReport {
+                name,
+                env: Some(env.clone()),
+                role: rig_core::Role::Bastion.as_str().to_string(),
+                status: live.map(|l| l.state.status.to_string()),
+                termination_protection: live.is_some_and(|l| l.state.termination_protection),
+                orphan: false,
+                not_owned: foreign.map(|f| crate::ownership::show_tags(&f.found)),
                 probes,
             });
         }

@@ -8,6 +8,7 @@
 //! `output` holds what planning produces.
 
 pub mod apps;
+pub mod bastion;
 mod checks;
 pub mod notifications;
 mod output;
@@ -174,5 +175,7 @@ fn record(
     stack
 }
 
+#[cfg(test)]
+mod bastion_tests;
 #[cfg(test)]
 mod tests;

@@ -264,10 +264,25 @@ fn check_manifest(m: &Manifest) -> Result<(), String> {
             m.id, m.version
         )
     })?;
-    if m.role == rig_core::Role::Application {
+    match m.role {
+        rig_core::Role::Application => {
+            return Err(format!(
+                "plugin `{}` declares the role `application`, which rig fills itself from [[apps]]; a plugin is a foundation, compute, database or pipeline backend",
+                m.id
+            ))
+        }
+        rig_core::Role::Bastion => {
+            return Err(format!(
+                "plugin `{}` declares the role `bastion`, which rig fills itself (`rig bastion create`); a plugin is a foundation, compute, database or pipeline backend",
+                m.id
+            ))
+        }
+        _ => {}
+    }
+    if m.stack_suffix == crate::planner::bastion::BASTION_SUFFIX {
         return Err(format!(
-            "plugin `{}` declares the role `application`, which rig fills itself from [[apps]]; a plugin is a foundation, compute, database or pipeline backend",
-            m.id
+            "plugin `{}` gives its stacks the suffix `{}`, which names rig's own bastion stacks; choose another stack suffix",
+            m.id, m.stack_suffix
         ));
     }
     Ok(())
@@ -323,6 +338,15 @@ mod tests {
         assert!(check_manifest(&app)
             .unwrap_err()
             .contains("rig fills itself"));
+        app.role = rig_core::Role::Bastion;
+        assert!(check_manifest(&app)
+            .unwrap_err()
+            .contains("`rig bastion create`"));
+        let mut suffix = m.clone();
+        suffix.stack_suffix = "bastion".into();
+        assert!(check_manifest(&suffix)
+            .unwrap_err()
+            .contains("rig's own bastion stacks"));
         m.version = "one".into();
         assert!(check_manifest(&m).unwrap_err().contains("semver"));
     }

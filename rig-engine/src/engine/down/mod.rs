@@ -16,8 +16,9 @@
 //!   SecureStrings only with `--purge-secrets`.
 //!
 //! Order comes from the dependency graph: the plan's edges, and for orphans the order of roles
-//! (applications, pipelines, compute and database, foundation). A stack is deleted once every
-//! stack that depends on it is gone; a failure leaves what it depends on, and says so.
+//! (bastions, applications, pipelines, compute and database, foundation), so an environment's
+//! bastion (never planned) goes before the rest of its environment. A stack is deleted once
+//! every stack that depends on it is gone; a failure leaves what it depends on, and says so.
 
 mod report;
 mod run;
