@@ -1,13 +1,15 @@
 //! `cargo xtask demo`: a whole riglet (fargate + aurora-serverless, three environments) up,
 //! status, outputs, plan (no changes), an app deployed to every environment and its
-//! status, then down, against the local AWS emulator.
+//! status, a second app released by its pipeline through integration, staging, the production
+//! approval and production, then down, against the local AWS emulator.
 
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use rig_tests::apps::{AppApi, GOOD_IMAGE};
-use rig_tests::matrix::{self, certificate_for, config_text, rig_binary};
+use rig_tests::matrix::{self, certificate_for, config_text, rig_binary, Rig};
+use rig_tests::releases::{latest, wait_status, waits_for_approval, RELEASED_APP, SLACK_WEBHOOK};
 use rig_tests::LocalAws;
 
 /// The demo's app: served on `acme-<env>-api.example.com`, and on `api.example.com` in production.
@@ -48,7 +50,7 @@ fn main() -> Result<()> {
     let zone = rt.block_on(api.create_public_zone("example.com"))?;
     std::fs::write(
         &config,
-        config_text("demo", &cert, "fargate", "aurora-serverless") + DEMO_APP,
+        config_text("demo", &cert, "fargate", "aurora-serverless") + DEMO_APP + RELEASED_APP,
     )?;
     eprintln!("demo: rig.toml:\n{}", std::fs::read_to_string(&config)?);
     let rig = |args: &[&str]| {
@@ -60,7 +62,13 @@ fn main() -> Result<()> {
         // No terminal to ask on: the demo's database password comes from the environment.
         c.env("RIG_SECRET_DB_MASTER_PASSWORD", "demo-only-password-1");
         c.env("RIG_SECRET_API_TOKEN", "demo-only-token-1");
+        c.env(SLACK_WEBHOOK.0, SLACK_WEBHOOK.1);
         c
+    };
+    let watcher = Rig {
+        bin: &rig_binary(),
+        config: config.clone(),
+        aws: &aws,
     };
     let t = Instant::now();
     run(&mut rig(&[
@@ -90,6 +98,33 @@ fn main() -> Result<()> {
         ]))?;
     }
     run(&mut rig(&["app", "status"]))?;
+    // The storefront app is released by its pipeline: a build of one commit goes through
+    // integration and staging, then waits for the production approval.
+    run(&mut rig(&[
+        "pipeline",
+        "release",
+        "--app",
+        "storefront",
+        "--commit",
+        "dec0dec0ffee0123456789abcdef0123456789ab",
+    ]))?;
+    wait_status(&watcher, "the production approval", waits_for_approval)?;
+    run(&mut rig(&["pipeline", "status", "--app", "storefront"]))?;
+    run(&mut rig(&[
+        "pipeline",
+        "approve",
+        "--app",
+        "storefront",
+        "--yes",
+    ]))?;
+    let s = wait_status(&watcher, "the release to end", |s| {
+        latest(s).0 != "InProgress"
+    })?;
+    run(&mut rig(&["pipeline", "status", "--app", "storefront"]))?;
+    if latest(&s).0 != "Succeeded" {
+        bail!("the release ended {}", latest(&s).0);
+    }
+    run(&mut rig(&["app", "status", "--app", "storefront"]))?;
     run(&mut rig(&["down", "--yes", "--purge-secrets"]))?;
     rt.block_on(api.delete_zone(&zone))?;
     eprintln!(
