@@ -197,16 +197,11 @@ fn print_status(s: &PipelineStatus) {
                 .unwrap_or_default(),
             commit.map(|c| format!(" commit {c}")).unwrap_or_default()
         );
-        if let Some(summary) = e.commit_summary.as_deref().filter(|s| !s.is_empty()) {
-            println!("    {}", summary.lines().next().unwrap_or_default());
+        if let Some(message) = e.commit_summary.as_deref().and_then(commit_message) {
+            println!("    {message}");
         }
         for st in &e.stages {
-            let took = st
-                .duration_ms
-                .map(|ms| {
-                    humantime::format_duration(Duration::from_secs((ms / 1000) as u64)).to_string()
-                })
-                .unwrap_or_else(|| "-".into());
+            let took = st.duration_ms.map(took).unwrap_or_else(|| "-".into());
             println!("    {:<18} {:<11} {:>8}", st.stage, st.status, took);
             if st.status == "Failed" {
                 if let Some(d) = &st.detail {
@@ -214,5 +209,51 @@ fn print_status(s: &PipelineStatus) {
                 }
             }
         }
+    }
+}
+
+/// A stage's time: tenths of a second under a minute, then humantime (`2m 5s`).
+fn took(ms: i64) -> String {
+    if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        humantime::format_duration(Duration::from_secs((ms / 1000) as u64)).to_string()
+    }
+}
+
+/// The first line of a commit's message: CodeConnections gives the revision summary as JSON
+/// (`{"ProviderType": "GitHub", "CommitMessage": "..."}`), GitHub (OAuth) as plain text.
+fn commit_message(summary: &str) -> Option<String> {
+    let text = serde_json::from_str::<serde_json::Value>(summary)
+        .ok()
+        .and_then(|v| v["CommitMessage"].as_str().map(str::to_string))
+        .unwrap_or_else(|| summary.to_string());
+    text.lines()
+        .next()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_commit_message_is_read_from_either_summary_form() {
+        let json = r#"{"ProviderType":"GitHub","CommitMessage":"Fix the cart\n\nDetails"}"#;
+        assert_eq!(commit_message(json).as_deref(), Some("Fix the cart"));
+        assert_eq!(
+            commit_message("Plain text\nmore").as_deref(),
+            Some("Plain text")
+        );
+        assert_eq!(commit_message(""), None);
+    }
+
+    #[test]
+    fn stage_times_read_well() {
+        assert_eq!(took(420), "0.4s");
+        assert_eq!(took(59_900), "59.9s");
+        assert_eq!(took(125_000), "2m 5s");
     }
 }

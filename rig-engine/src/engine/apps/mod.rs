@@ -262,7 +262,10 @@ pub(crate) fn settle_plan(
         s.app.is_none() || keep.contains(&s.plan.name) || released.contains(&s.plan.name)
     });
     for env in &plan.environments {
-        let priorities = allocate(env, &out.stacks, record, rules.get(env))?;
+        // Every configured app takes part, deployed or not, so an app's priority does not depend
+        // on which others happen to be deployed: the one a pipeline's zip holds for an app not
+        // yet released stays the one a later `rig app deploy` of another app leaves it.
+        let priorities = allocate(env, &plan.stacks, record, rules.get(env))?;
         for s in out
             .stacks
             .iter_mut()
@@ -311,7 +314,7 @@ pub(crate) fn settle_plan(
 
 /// One environment's priorities: rules on its listener that no app stack of the riglet owns
 /// come first (as used), then orphaned app stacks of the riglet (they keep theirs until pruned),
-/// then the kept app stacks in plan order.
+/// then the planned app stacks in plan order.
 fn allocate(
     env: &str,
     stacks: &[PlannedStack],

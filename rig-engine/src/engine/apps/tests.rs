@@ -375,3 +375,21 @@ fn the_planned_app_stack_snapshot() {
         )
     );
 }
+
+/// Every configured app takes part in the allocation: a pipeline's zip, written while its app
+/// is not live, holds the priority a later deploy of any other app leaves to it.
+#[test]
+fn an_apps_priority_does_not_depend_on_which_others_are_deployed() {
+    let p = plan("");
+    let deploy = |stack: &str| ImageChoice {
+        stack: stack.into(),
+        image: "x:1".into(),
+    };
+    let web = "acme-shop-staging-app-web";
+    let api = "acme-shop-staging-app-api";
+    let alone = settle(&p, &Record::default(), Some(&deploy(web)), &BTreeMap::new()).unwrap();
+    assert_eq!(param(&alone, web, "ListenerRulePriority"), "2");
+    let other = settle(&p, &Record::default(), Some(&deploy(api)), &BTreeMap::new()).unwrap();
+    assert_eq!(param(&other, api, "ListenerRulePriority"), "1");
+    assert!(other.stack(web).is_none(), "web is not deployed");
+}
