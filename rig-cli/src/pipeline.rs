@@ -186,7 +186,8 @@ fn print_status(s: &PipelineStatus) {
     if s.executions.is_empty() {
         println!("  no releases yet; start one with `rig pipeline release`");
     }
-    for e in &s.executions {
+    for run in &s.executions {
+        let e = &run.execution;
         let commit = e.commit.as_deref().map(|c| &c[..c.len().min(8)]);
         println!(
             "  {} {} {}{}",
@@ -200,7 +201,7 @@ fn print_status(s: &PipelineStatus) {
         if let Some(message) = e.commit_summary.as_deref().and_then(commit_message) {
             println!("    {message}");
         }
-        for st in &e.stages {
+        for st in &run.stages {
             let took = st.duration_ms.map(took).unwrap_or_else(|| "-".into());
             println!("    {:<18} {:<11} {:>8}", st.stage, st.status, took);
             if st.status == "Failed" {

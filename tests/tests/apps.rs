@@ -117,11 +117,18 @@ fn a_hand_given_priority_another_app_holds_is_refused_with_zero_mutating_calls()
             "nothing may be written: {:?}",
             after.0
         );
-        // `rig up` and `rig plan` refuse it the same way.
-        let err = engine.settle(&session.plan, None).await.map(|_| ());
-        assert!(
-            err.is_ok(),
-            "web is not deployed, so up has nothing to settle for it"
+        // `rig up` and `rig plan` refuse it the same way, though web is not deployed: every
+        // configured app takes part in the allocation, so a priority never depends on which
+        // apps happen to be deployed.
+        let err = engine
+            .settle(&session.plan, None)
+            .await
+            .expect_err("up refuses the collision too")
+            .to_string();
+        assert!(err.contains("priority 1") && err.contains("api"), "{err}");
+        assert_eq!(
+            engine.clients.calls.snapshot().mutating(),
+            before.mutating()
         );
     });
 }

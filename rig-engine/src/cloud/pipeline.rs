@@ -10,7 +10,7 @@ use aws_sdk_codepipeline::types::{
 use crate::cloud::{aws_err, AwsError, Clients};
 
 /// One execution of a pipeline (ListPipelineExecutions), newest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ExecutionSummary {
     pub id: String,
     /// `InProgress`, `Succeeded`, `Failed`, `Stopped`, `Superseded`, ...

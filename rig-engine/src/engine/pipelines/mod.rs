@@ -50,13 +50,8 @@ pub struct StageRun {
 /// An execution with its stages.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ExecutionStatus {
-    pub id: String,
-    pub status: String,
-    pub status_summary: Option<String>,
-    pub started_ms: Option<i64>,
-    pub updated_ms: Option<i64>,
-    pub commit: Option<String>,
-    pub commit_summary: Option<String>,
+    #[serde(flatten)]
+    pub execution: ExecutionSummary,
     pub stages: Vec<StageRun>,
 }
 
@@ -166,7 +161,10 @@ impl Engine {
         let mut executions = Vec::new();
         for e in found {
             let runs = self.clients.action_runs(&target.stack, &e.id).await?;
-            executions.push(execution_status(e, stages(&runs)));
+            executions.push(ExecutionStatus {
+                stages: stages(&runs),
+                execution: e,
+            });
         }
         Ok(PipelineStatus {
             pipeline: target.stack.clone(),
@@ -267,19 +265,6 @@ impl Engine {
             )
             .await?;
         Ok(())
-    }
-}
-
-fn execution_status(e: ExecutionSummary, stages: Vec<StageRun>) -> ExecutionStatus {
-    ExecutionStatus {
-        id: e.id,
-        status: e.status,
-        status_summary: e.status_summary,
-        started_ms: e.started_ms,
-        updated_ms: e.updated_ms,
-        commit: e.commit,
-        commit_summary: e.commit_summary,
-        stages,
     }
 }
 
