@@ -89,6 +89,14 @@ fn template_configuration(w: &World, env: &str) -> serde_json::Value {
 fn a_release_whose_staging_deploy_fails_stops_there_and_production_is_untouched() {
     let w = World::new();
     let rig = w.rig();
+    let early = rig
+        .output(&["pipeline", "release", "--app", "storefront"])
+        .unwrap();
+    let err = String::from_utf8_lossy(&early.stderr);
+    assert!(
+        !early.status.success() && err.contains("does not exist") && err.contains("rig up"),
+        "a release before `rig up`: {err}"
+    );
     rig.ok(&["up", "--yes"]).unwrap();
     let config = template_configuration(&w, "staging");
     let priority: i32 = config["Parameters"]["ListenerRulePriority"]

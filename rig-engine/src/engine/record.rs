@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cloud::cfn::StackState;
-use crate::ownership::{self, NotOwned, Verdict};
+use crate::ownership::{self, Expected, NotOwned, Verdict};
 use crate::planner::{bastion, RigletPlan};
 
 /// A live stack of the riglet.
@@ -61,6 +61,25 @@ pub struct Record {
 }
 
 impl Record {
+    /// Checks a live stack found under a name the riglet uses against the owner it must have:
+    /// `Some(adopted)` if it is the riglet's (`adopted` when untagged, the seed's), `None` after
+    /// noting it as another's.
+    fn admit(&mut self, expected: Expected, state: &StackState) -> Option<bool> {
+        match expected.check(&state.tags) {
+            Verdict::Owned => Some(false),
+            Verdict::Legacy => Some(true),
+            Verdict::Foreign => {
+                self.foreign.push(NotOwned {
+                    kind: "stack".into(),
+                    name: state.name.clone(),
+                    expected,
+                    found: state.tags.clone(),
+                });
+                None
+            }
+        }
+    }
+
     /// Sorts `live` (every stack of the account and region) against the plan.
     pub fn survey(plan: &RigletPlan, live: Vec<StackState>) -> Record {
         let mut by_name: BTreeMap<String, StackState> =
@@ -70,19 +89,8 @@ impl Record {
             let Some(state) = by_name.remove(&p.plan.name) else {
                 continue;
             };
-            let expected = p.expected(&plan.names);
-            let adopted = match expected.check(&state.tags) {
-                Verdict::Owned => false,
-                Verdict::Legacy => true,
-                Verdict::Foreign => {
-                    record.foreign.push(NotOwned {
-                        kind: "stack".into(),
-                        name: state.name.clone(),
-                        expected,
-                        found: state.tags.clone(),
-                    });
-                    continue;
-                }
+            let Some(adopted) = record.admit(p.expected(&plan.names), &state) else {
+                continue;
             };
             record.stacks.push(LiveStack {
                 env: p.env.clone(),
@@ -103,22 +111,13 @@ impl Record {
                 continue;
             };
             let expected = bastion::expected(&plan.names, env);
-            let adopted = match expected.check(&state.tags) {
-                Verdict::Owned => false,
-                Verdict::Legacy => true,
-                Verdict::Foreign => {
-                    record.foreign.push(NotOwned {
-                        kind: "stack".into(),
-                        name,
-                        expected,
-                        found: state.tags.clone(),
-                    });
-                    continue;
-                }
+            let role = expected.role.clone();
+            let Some(adopted) = record.admit(expected, &state) else {
+                continue;
             };
             record.stacks.push(LiveStack {
                 env: Some(env.clone()),
-                role: expected.role,
+                role,
                 backend: Some(bastion::BASTION_BACKEND.into()),
                 // Its template lives in the environment's app bucket, as an app stack's does.
                 template_bucket: None,

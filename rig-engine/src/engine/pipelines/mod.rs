@@ -182,19 +182,16 @@ impl Engine {
         commit: Option<&str>,
     ) -> Result<(String, String), EngineError> {
         let target = pipeline_for(plan, app)?;
-        if self
-            .clients
-            .pipeline_executions(&target.stack, 1)
-            .await?
-            .is_none()
-        {
-            return Err(PipelineError::NotCreated {
-                pipeline: target.stack.clone(),
+        match self.clients.start_pipeline(&target.stack, commit).await {
+            Ok(id) => Ok((target.stack.clone(), id)),
+            Err(e) if e.code() == Some("PipelineNotFoundException") => {
+                Err(PipelineError::NotCreated {
+                    pipeline: target.stack.clone(),
+                }
+                .into())
             }
-            .into());
+            Err(e) => Err(e.into()),
         }
-        let id = self.clients.start_pipeline(&target.stack, commit).await?;
-        Ok((target.stack.clone(), id))
     }
 
     /// The production approval the pipeline of `app` waits for, with the change set it is
