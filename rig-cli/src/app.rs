@@ -9,7 +9,8 @@ use clap::{Args, Subcommand};
 use rig_engine::engine::apps::{AppDeployRequest, AppOperation, AppStatus};
 use rig_engine::engine::down::TeardownOptions;
 
-use crate::{connect, prepare, print_json, tear_down, Global, Select, TtyPrompt};
+use crate::output::print_doc;
+use crate::{connect, prepare, tear_down, Global, Select, TtyPrompt};
 use rig_engine::secrets::Prompt;
 
 /// Which app, where.
@@ -147,8 +148,8 @@ pub async fn run(g: &Global, cmd: AppCommand) -> Result<u8> {
             let status = engine
                 .app_status(&p.plan, env.as_deref(), app.as_deref())
                 .await?;
-            if g.json {
-                print_json(&status)?;
+            if g.json() {
+                print_doc("app.status", &serde_json::json!({ "apps": status }))?;
             } else {
                 print_status(&status);
             }
@@ -161,7 +162,7 @@ pub async fn run(g: &Global, cmd: AppCommand) -> Result<u8> {
         } => {
             let mut p = prepare(g, &target.select())?;
             let engine = connect(g, &mut p).await?;
-            let json = g.json;
+            let json = g.json();
             let mut each = |l: &rig_engine::cloud::apps::LogLine| {
                 if json {
                     println!(
@@ -232,8 +233,8 @@ async fn change(g: &Global, target: &Target, op: AppOperation, timeout: Duration
             return Ok(130);
         }
     };
-    if g.json {
-        print_json(&report)?;
+    if g.json() {
+        print_doc("app.deploy", &report)?;
     } else {
         println!(
             "{}: {} {} in {:.1} s: {} running {} of {} tasks (deployment {})",

@@ -9,7 +9,8 @@ use rig_engine::engine::bastion::{
     check_spec, ingress_cidr, my_ip, BastionReport, BastionSpec, DEFAULT_INSTANCE_TYPE,
 };
 
-use crate::{connect, prepare, print_json, tear_down, Global, Select};
+use crate::output::print_doc;
+use crate::{connect, prepare, tear_down, Global, Select};
 
 #[derive(Subcommand, Debug)]
 pub enum BastionCommand {
@@ -104,8 +105,11 @@ pub async fn run(g: &Global, cmd: BastionCommand) -> Result<u8> {
             if let (Some(profile), true) = (&g.profile, command.starts_with("aws ")) {
                 command.push_str(&format!(" --profile {profile}"));
             }
-            if g.json {
-                print_json(&serde_json::json!({ "command": command, "bastion": report }))?;
+            if g.json() {
+                print_doc(
+                    "bastion.ssh",
+                    &serde_json::json!({ "command": command, "bastion": report }),
+                )?;
                 return Ok(0);
             }
             println!("{command}");
@@ -140,8 +144,8 @@ pub async fn run(g: &Global, cmd: BastionCommand) -> Result<u8> {
 }
 
 fn print_report(g: &Global, r: &BastionReport) -> Result<()> {
-    if g.json {
-        return print_json(r);
+    if g.json() {
+        return print_doc("bastion.create", r);
     }
     println!(
         "{}: {} in {:.1} s ({})",

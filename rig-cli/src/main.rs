@@ -4,6 +4,7 @@
 
 mod app;
 mod bastion;
+mod output;
 mod pipeline;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,8 @@ use rig_engine::events::PlainLines;
 use rig_engine::render;
 use rig_engine::secrets::Prompt;
 use rig_engine::session::{plugin_host, Session, SessionOptions};
+
+use crate::output::print_doc;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -53,7 +56,11 @@ struct Global {
     /// A plugin library to load before searching the standard places (repeatable).
     #[arg(long = "plugin", global = true)]
     plugins: Vec<PathBuf>,
-    /// Print data as JSON on stdout.
+    /// How data is printed on stdout: `text`, or `json` (one document per command, with a
+    /// versioned `schema` field; see docs/output.md).
+    #[arg(long, global = true, value_enum, default_value_t = output::Format::Text)]
+    output: output::Format,
+    /// The same as `--output json`.
     #[arg(long, global = true)]
     json: bool,
     /// More logs on stderr (-v, -vv, -vvv); RUST_LOG overrides.
@@ -62,6 +69,13 @@ struct Global {
     /// Do not stream stack events.
     #[arg(short, long, global = true)]
     quiet: bool,
+}
+
+impl Global {
+    /// Whether data goes to stdout as JSON (`--output json` or `--json`).
+    fn json(&self) -> bool {
+        self.json || self.output == output::Format::Json
+    }
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -267,11 +281,6 @@ fn confirm(question: &str) -> Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
-fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
-}
-
 async fn run(cli: Cli) -> Result<u8> {
     let g = cli.global.clone();
     match cli.command {
@@ -281,8 +290,8 @@ async fn run(cli: Cli) -> Result<u8> {
             let riglet = config::load(&g.config, &Overrides::default()).ok();
             let host = plugin_host(&session_options(&g, &Select::default()), riglet.as_ref());
             let rows = host.list();
-            if g.json {
-                print_json(&rows)?;
+            if g.json() {
+                print_doc("plugins.list", &serde_json::json!({ "plugins": rows }))?;
             } else {
                 println!(
                     "{:<20} {:<10} {:<9} {:<9} {:<11} PATH",
@@ -327,8 +336,8 @@ async fn run(cli: Cli) -> Result<u8> {
                     config::ACCOUNT_PLACEHOLDER
                 );
             }
-            if g.json {
-                print_json(&written)?;
+            if g.json() {
+                print_doc("render", &serde_json::json!({ "files": written }))?;
             } else {
                 for w in &written {
                     println!("{}", w.template.display());
@@ -379,8 +388,8 @@ async fn run(cli: Cli) -> Result<u8> {
                     return Ok(130);
                 }
             };
-            if g.json {
-                print_json(&report)?;
+            if g.json() {
+                print_doc("up", &report)?;
             } else {
                 for s in &report.stacks {
                     let o = serde_json::to_value(s.outcome)?;
@@ -445,8 +454,8 @@ async fn run(cli: Cli) -> Result<u8> {
             let engine = connect(&g, &mut p).await?;
             let plan = engine.settle(&p.plan, None).await?;
             let report = engine.plan(&plan).await?;
-            if g.json {
-                print_json(&report)?;
+            if g.json() {
+                print_doc("plan", &report)?;
             } else {
                 for b in &report.buckets_to_create {
                     println!("+ bucket {b}");
@@ -520,8 +529,8 @@ async fn run(cli: Cli) -> Result<u8> {
             let mut p = prepare(&g, &select)?;
             let engine = connect(&g, &mut p).await?;
             let report = engine.status(&p.plan).await?;
-            if g.json {
-                print_json(&report)?;
+            if g.json() {
+                print_doc("status", &serde_json::json!({ "stacks": report }))?;
             } else {
                 for s in &report {
                     println!(
@@ -563,8 +572,8 @@ async fn run(cli: Cli) -> Result<u8> {
             let mut p = prepare(&g, &select)?;
             let engine = connect(&g, &mut p).await?;
             let outputs = engine.outputs(&p.plan).await?;
-            if g.json {
-                print_json(&outputs)?;
+            if g.json() {
+                print_doc("outputs", &serde_json::json!({ "stacks": outputs }))?;
             } else {
                 for (stack, kv) in &outputs {
                     println!("{stack}");
@@ -642,8 +651,8 @@ async fn tear_down(
         bail!("cancelled; nothing was deleted");
     }
     let report = engine.teardown(t, retain).await;
-    if g.json {
-        print_json(&report)?;
+    if g.json() {
+        print_doc("down", &report)?;
     } else {
         for s in &report.stacks_deleted {
             println!("deleted stack {s}");

@@ -7,7 +7,8 @@ use anyhow::Result;
 use clap::Subcommand;
 use rig_engine::engine::pipelines::{PendingApproval, PipelineStatus};
 
-use crate::{confirm, connect, prepare, print_json, Global, Select};
+use crate::output::print_doc;
+use crate::{confirm, connect, prepare, Global, Select};
 
 #[derive(Subcommand, Debug)]
 pub enum PipelineCommand {
@@ -59,8 +60,8 @@ pub async fn run(g: &Global, cmd: PipelineCommand) -> Result<u8> {
             let status = engine
                 .pipeline_status(&p.plan, app.as_deref(), executions.clamp(1, 100))
                 .await?;
-            if g.json {
-                print_json(&status)?;
+            if g.json() {
+                print_doc("pipeline.status", &status)?;
             } else {
                 print_status(&status);
             }
@@ -70,8 +71,11 @@ pub async fn run(g: &Global, cmd: PipelineCommand) -> Result<u8> {
             let (pipeline, id) = engine
                 .pipeline_release(&p.plan, app.as_deref(), commit.as_deref())
                 .await?;
-            if g.json {
-                print_json(&serde_json::json!({"pipeline": pipeline, "execution_id": id}))?;
+            if g.json() {
+                print_doc(
+                    "pipeline.release",
+                    &serde_json::json!({"pipeline": pipeline, "execution_id": id}),
+                )?;
             } else {
                 println!("{id}");
                 eprintln!(
@@ -127,7 +131,7 @@ fn print_change_set(g: &Global, p: &PendingApproval) -> Result<()> {
             .find(|(k, _)| k == "ContainerImage")
             .map(|(_, v)| v.clone())
     });
-    if g.json {
+    if g.json() {
         let cs = p.change_set.as_ref().map(|c| {
             serde_json::json!({
                 "status": c.status,
@@ -135,14 +139,17 @@ fn print_change_set(g: &Global, p: &PendingApproval) -> Result<()> {
                 "changes": c.changes.iter().map(|(a, l, t, r)| serde_json::json!({"action": a, "logical_id": l, "type": t, "replacement": r})).collect::<Vec<_>>(),
             })
         });
-        return print_json(&serde_json::json!({
-            "pipeline": p.pipeline,
-            "execution_id": p.execution_id,
-            "stack": p.stack,
-            "image_before": p.current_image,
-            "image_after": image_after,
-            "change_set": cs,
-        }));
+        return print_doc(
+            "pipeline.approval",
+            &serde_json::json!({
+                "pipeline": p.pipeline,
+                "execution_id": p.execution_id,
+                "stack": p.stack,
+                "image_before": p.current_image,
+                "image_after": image_after,
+                "change_set": cs,
+            }),
+        );
     }
     println!(
         "production release of {} (pipeline {}, execution {})",

@@ -600,7 +600,7 @@ pub fn run(rig: &Rig, aws: &LocalAws, c: Combination, zone: &str) -> Result<()> 
         "the crashed tasks' lines must be in the logs:\n{logs}"
     );
     let status = json(&rig.ok(&["app", "status", "--env", "staging", "--json"])?)?;
-    let rows: Vec<&serde_json::Value> = status
+    let rows: Vec<&serde_json::Value> = status["apps"]
         .as_array()
         .ok_or_else(|| anyhow!("status: {status}"))?
         .iter()

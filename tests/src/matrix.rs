@@ -304,7 +304,11 @@ pub fn run_one(rig_bin: &Path, aws: &LocalAws, c: Combination) -> Result<()> {
     // 2. verify what landed, and what `rig status` says of it
     rt.block_on(api.verify_riglet(project, c))?;
     let status: serde_json::Value = serde_json::from_str(&rig.ok(&["status", "--json"])?)?;
-    for s in status.as_array().into_iter().flatten() {
+    ensure!(
+        status["schema"] == "rig.status/1",
+        "rig status --json: {status}"
+    );
+    for s in status["stacks"].as_array().into_iter().flatten() {
         if s["role"] == "application" {
             // Apps are deployed by `rig app deploy`, later (crate::apps).
             ensure!(

@@ -1134,12 +1134,14 @@ fn down_of_one_environment_leaves_environments_whose_names_contain_it_untouched(
     let status = status.json();
     for e in ["qa-eu", "eu-qa"] {
         for s in r.env_stacks(e) {
-            let row = entry(&status, &s).unwrap_or_else(|| panic!("{s} not in status: {status:#}"));
+            let row = entry(&status["stacks"], &s)
+                .unwrap_or_else(|| panic!("{s} not in status: {status:#}"));
             assert_eq!(row["status"], "CREATE_COMPLETE", "{row}");
         }
     }
     for s in r.env_stacks("qa") {
-        let row = entry(&status, &s).unwrap_or_else(|| panic!("{s} not in status: {status:#}"));
+        let row =
+            entry(&status["stacks"], &s).unwrap_or_else(|| panic!("{s} not in status: {status:#}"));
         assert!(row["status"].is_null(), "{s} must be gone: {row}");
     }
 }
@@ -1516,12 +1518,12 @@ fn a_switched_database_backend_is_an_orphan_kept_until_pruned() {
     let status = r.run(&w, &["status", "--json", "--db", "none"]);
     status.code(0);
     let status = status.json();
-    let row =
-        entry(&status, &aurora).unwrap_or_else(|| panic!("{aurora} not in status: {status:#}"));
+    let row = entry(&status["stacks"], &aurora)
+        .unwrap_or_else(|| panic!("{aurora} not in status: {status:#}"));
     assert_eq!(row["orphan"], true, "{row}");
     assert_eq!(row["status"], "CREATE_COMPLETE", "{row}");
     assert_eq!(
-        entry(&status, &foundation).map(|x| x["orphan"].clone()),
+        entry(&status["stacks"], &foundation).map(|x| x["orphan"].clone()),
         Some(Value::Bool(false))
     );
 
@@ -1529,7 +1531,7 @@ fn a_switched_database_backend_is_an_orphan_kept_until_pruned() {
     outputs.code(0);
     let outputs = outputs.json();
     assert!(
-        outputs.get(&aurora).is_some(),
+        outputs["stacks"].get(&aurora).is_some(),
         "outputs include the orphan: {outputs:#}"
     );
 
