@@ -230,7 +230,7 @@ async fn change(g: &Global, target: &Target, op: AppOperation, timeout: Duration
         r = engine.deploy_app(&p.plan, &req, prompt) => r?,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("\ninterrupted; stopped waiting. CloudFormation and ECS go on on their own: `rig app status --env {} --app {}` shows where they are.", target.env, target.app);
-            return Ok(130);
+            return Ok(crate::output::exit::INTERRUPTED);
         }
     };
     if g.json() {

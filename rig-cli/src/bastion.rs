@@ -91,7 +91,7 @@ pub async fn run(g: &Global, cmd: BastionCommand) -> Result<u8> {
                 r = engine.create_bastion(&p.plan, &spec) => r?,
                 _ = tokio::signal::ctrl_c() => {
                     eprintln!("\ninterrupted; stopped waiting. CloudFormation goes on on its own: `rig status --env {}` shows where it is, and the same command again waits for it.", spec.env);
-                    return Ok(130);
+                    return Ok(crate::output::exit::INTERRUPTED);
                 }
             };
             print_report(g, &report)?;

@@ -4,22 +4,23 @@
 
 mod app;
 mod bastion;
+mod failure;
+mod live;
 mod output;
 mod pipeline;
+mod tables;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 use rig_core::SecretRequirement;
 use rig_engine::config::{self, Overrides};
 use rig_engine::engine::down::{Teardown, TeardownOptions};
-use rig_engine::engine::{env_flag, orphan_note, ChangeAction, Engine, EngineOptions, Outcome};
-use rig_engine::events::PlainLines;
+use rig_engine::engine::{env_flag, orphan_note, Engine, EngineOptions, Outcome};
 use rig_engine::render;
 use rig_engine::secrets::Prompt;
 use rig_engine::session::{plugin_host, Session, SessionOptions};
@@ -175,6 +176,18 @@ enum Command {
         #[command(subcommand)]
         command: bastion::BastionCommand,
     },
+    /// Print the shell completion script for SHELL on stdout, e.g.
+    /// `rig completions bash > ~/.local/share/bash-completion/completions/rig`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print rig's man page (roff) on stdout, e.g. `rig man | man -l -`; with `--out DIR`,
+    /// write one page per command (`rig.1`, `rig-up.1`, ...) into DIR.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Plugins.
     Plugins {
         #[command(subcommand)]
@@ -205,8 +218,20 @@ fn init_logs(verbose: u8) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                output::exit::USAGE
+            } else {
+                output::exit::OK
+            });
+        }
+    };
     init_logs(cli.global.verbose);
+    live::apply_no_color();
+    let json = cli.global.json();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -220,11 +245,12 @@ fn main() -> ExitCode {
     match rt.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
-            for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+            let f = failure::Failure::from_error(&e);
+            eprintln!("{}", f.render());
+            if json && !output::doc_printed() {
+                let _ = print_doc("error", &f);
             }
-            ExitCode::FAILURE
+            ExitCode::from(f.exit_code)
         }
     }
 }
@@ -248,11 +274,8 @@ fn prepare(g: &Global, select: &Select) -> Result<Session> {
 }
 
 async fn connect(g: &Global, p: &mut Session) -> Result<Engine> {
-    Ok(p.connect(
-        Arc::new(PlainLines::new(!g.quiet)),
-        EngineOptions::default(),
-    )
-    .await?)
+    Ok(p.connect(live::sink(g.quiet), EngineOptions::default())
+        .await?)
 }
 
 struct TtyPrompt;
@@ -284,6 +307,23 @@ fn confirm(question: &str) -> Result<bool> {
 async fn run(cli: Cli) -> Result<u8> {
     let g = cli.global.clone();
     match cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "rig", &mut std::io::stdout());
+            Ok(output::exit::OK)
+        }
+        Command::Man { out } => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match out {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)?;
+                    clap_mangen::generate_to(cmd, &dir)?;
+                    eprintln!("man pages written to {}", dir.display());
+                }
+                None => clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?,
+            }
+            Ok(output::exit::OK)
+        }
         Command::Plugins {
             command: PluginsCommand::List,
         } => {
@@ -385,29 +425,16 @@ async fn run(cli: Cli) -> Result<u8> {
                     let busy = engine.in_flight();
                     eprintln!("\ninterrupted; stopped waiting.{}", if busy.is_empty() { String::new() } else { format!(" Still changing in AWS: {}.", busy.join(", ")) });
                     eprintln!("Run `rig up` again to resume: it waits for those stacks and converges.");
-                    return Ok(130);
+                    return Ok(crate::output::exit::INTERRUPTED);
                 }
             };
+            live::finish();
             if g.json() {
                 print_doc("up", &report)?;
+            } else if !report.changed() && !report.failed() {
+                println!("no changes: the riglet is up to date");
             } else {
-                for s in &report.stacks {
-                    let o = serde_json::to_value(s.outcome)?;
-                    println!(
-                        "{:<48} {:<10} {}",
-                        s.name,
-                        o.as_str().unwrap_or_default(),
-                        s.error
-                            .clone()
-                            .unwrap_or_default()
-                            .lines()
-                            .next()
-                            .unwrap_or_default()
-                    );
-                }
-                if !report.changed() && !report.failed() {
-                    println!("no changes: the riglet is up to date");
-                }
+                println!("{}", tables::up_summary(&report));
             }
             for o in &report.orphans {
                 eprintln!("warning: {}: {}", o.name, orphan_note(o));
@@ -454,51 +481,19 @@ async fn run(cli: Cli) -> Result<u8> {
             let engine = connect(&g, &mut p).await?;
             let plan = engine.settle(&p.plan, None).await?;
             let report = engine.plan(&plan).await?;
+            live::finish();
             if g.json() {
-                print_doc("plan", &report)?;
+                let mut doc = serde_json::to_value(&report)?;
+                doc["totals"] = serde_json::to_value(report.totals())?;
+                print_doc("plan", &doc)?;
             } else {
-                for b in &report.buckets_to_create {
-                    println!("+ bucket {b}");
-                }
-                for s in &report.parameters_to_create {
-                    println!("+ parameter {s}");
-                }
-                for s in &report.parameters_to_write {
-                    println!("~ parameter {s}");
-                }
-                for s in &report.secrets_to_store {
-                    println!("+ secret {s} (asked for at `rig up`)");
-                }
-                for s in &report.stacks {
-                    println!(
-                        "{:<48} {}{}",
-                        s.name,
-                        s.action.as_str(),
-                        s.note
-                            .as_ref()
-                            .map(|n| format!(" ({n})"))
-                            .unwrap_or_default()
-                    );
-                    for c in &s.changes {
-                        let sign = match c.action {
-                            ChangeAction::Add => "+",
-                            ChangeAction::Remove => "-",
-                            ChangeAction::Replace => "±",
-                            _ => "~",
-                        };
-                        println!(
-                            "    {sign} {:<20} {:<40} {}",
-                            c.action.as_str(),
-                            c.resource_type,
-                            c.logical_id
-                        );
-                    }
-                }
-                if !report.has_changes() {
-                    println!("no changes");
-                }
+                println!("{}", tables::plan_text(&report));
             }
-            Ok(if report.has_changes() { 2 } else { 0 })
+            Ok(if report.has_changes() {
+                output::exit::CHANGES
+            } else {
+                output::exit::OK
+            })
         }
         Command::Down {
             select,
@@ -613,9 +608,11 @@ fn parse_retain(values: &[String]) -> Result<BTreeMap<String, Vec<String>>> {
             .split_once('/')
             .filter(|(s, i)| !s.is_empty() && !i.is_empty())
         else {
-            bail!(
-                "--retain {v}: expected STACK/LOGICAL_ID, e.g. acme-shop-qa-foundation/InternalDns"
-            );
+            return Err(failure::Usage(format!(
+                "--retain {v}: expected STACK/LOGICAL_ID{}e.g. --retain acme-shop-qa-foundation/InternalDns",
+                rig_engine::HINT_MARKER
+            ))
+            .into());
         };
         out.entry(stack.to_string())
             .or_default()
@@ -651,18 +648,11 @@ async fn tear_down(
         bail!("cancelled; nothing was deleted");
     }
     let report = engine.teardown(t, retain).await;
+    live::finish();
     if g.json() {
         print_doc("down", &report)?;
-    } else {
-        for s in &report.stacks_deleted {
-            println!("deleted stack {s}");
-        }
-        for b in &report.buckets_deleted {
-            println!("deleted bucket {b}");
-        }
-        for prm in &report.parameters_deleted {
-            println!("deleted parameter {prm}");
-        }
+    } else if !t.is_empty() {
+        println!("{}", tables::down_summary(&report));
     }
     for k in &report.retained {
         eprintln!(

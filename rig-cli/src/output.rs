@@ -6,6 +6,8 @@
 //! `docs/output.md` and pinned by golden files in `tests/golden/json/`. A field is only ever
 //! added within a version; a removed or renamed field bumps it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use anyhow::Result;
 use serde::Serialize;
 
@@ -37,30 +39,42 @@ pub mod exit {
 /// The version of every JSON document's shape; see the module docs.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Whether this run has printed its JSON document; an error after it is then reported on
+/// stderr only, so stdout stays one document.
+static DOC_PRINTED: AtomicBool = AtomicBool::new(false);
+
 /// Prints `value` (which must serialise to a JSON object) as the JSON document of command
 /// `kind` (`"status"`, `"app.deploy"`, ...), with its `schema` field first.
 pub fn print_doc<T: Serialize>(kind: &str, value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(&document(kind, value)?)?);
+    println!("{}", document(kind, value)?);
+    DOC_PRINTED.store(true, Ordering::SeqCst);
     Ok(())
 }
 
-/// The JSON document of command `kind`: `{"schema": "rig.<kind>/<version>", ...value}`.
-pub fn document<T: Serialize>(kind: &str, value: &T) -> Result<serde_json::Value> {
-    let body = serde_json::to_value(value)?;
-    let serde_json::Value::Object(fields) = body else {
+/// Whether [`print_doc`] has printed this run's document.
+pub fn doc_printed() -> bool {
+    DOC_PRINTED.load(Ordering::SeqCst)
+}
+
+/// The JSON document of command `kind`, pretty-printed: `{"schema": "rig.<kind>/<version>",
+/// ...value}`, the schema first and the other fields in the order `value` serialises them
+/// (a map's keys sorted).
+pub fn document<T: Serialize>(kind: &str, value: &T) -> Result<String> {
+    #[derive(Serialize)]
+    struct Doc {
+        schema: String,
+        #[serde(flatten)]
+        body: serde_json::Map<String, serde_json::Value>,
+    }
+    let serde_json::Value::Object(mut body) = serde_json::to_value(value)? else {
         anyhow::bail!("internal: the JSON document of `{kind}` is not an object");
     };
-    let mut doc = serde_json::Map::new();
-    doc.insert(
-        "schema".into(),
-        format!("rig.{kind}/{SCHEMA_VERSION}").into(),
-    );
-    for (k, v) in fields {
-        if k != "schema" {
-            doc.insert(k, v);
-        }
-    }
-    Ok(serde_json::Value::Object(doc))
+    body.remove("schema");
+    let doc = Doc {
+        schema: format!("rig.{kind}/{SCHEMA_VERSION}"),
+        body,
+    };
+    Ok(serde_json::to_string_pretty(&doc)?)
 }
 
 #[cfg(test)]
@@ -69,9 +83,10 @@ mod tests {
 
     #[test]
     fn a_document_names_its_schema_first() {
-        let d = document("status", &serde_json::json!({"stacks": []})).unwrap();
-        assert_eq!(d["schema"], "rig.status/1");
-        assert_eq!(d.as_object().unwrap().keys().next().unwrap(), "schema");
+        let d = document("status", &serde_json::json!({"stacks": [], "a": 1})).unwrap();
+        assert!(d.starts_with("{\n  \"schema\": \"rig.status/1\",\n"), "{d}");
+        let v: serde_json::Value = serde_json::from_str(&d).unwrap();
+        assert_eq!(v["a"], 1);
         assert!(document("status", &vec![1]).is_err());
     }
 }

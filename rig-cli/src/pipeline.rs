@@ -108,7 +108,7 @@ async fn answer(
     let verb = if approve { "approve" } else { "reject" };
     if !yes && !confirm(&format!("{verb} release to {}?", pending.stack))? {
         eprintln!("nothing answered");
-        return Ok(1);
+        return Ok(crate::output::exit::FAILURE);
     }
     engine.answer_approval(&pending, approve, comment).await?;
     eprintln!(

@@ -14,3 +14,7 @@ pub mod render;
 pub mod secrets;
 pub mod session;
 pub mod template;
+
+/// Where an error's text turns from what went wrong to what to do about it: rig's errors end
+/// with `\n  hint: ...` when the fix is known, and the CLI shows that part as the error's help.
+pub const HINT_MARKER: &str = "\n  hint: ";

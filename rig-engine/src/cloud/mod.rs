@@ -239,11 +239,13 @@ pub enum AwsError {
         detail: String,
         endpoint: Option<String>,
     },
-    #[error("{op}: {message}")]
+    #[error("{op}: {message}{}", request_id.as_ref().map(|r| format!(" (AWS request id {r})")).unwrap_or_default())]
     Service {
         op: String,
         code: Option<String>,
         message: String,
+        /// The `x-amzn-RequestId` (S3: `x-amz-request-id`) of the failed request, for AWS support.
+        request_id: Option<String>,
     },
     #[error("{op}: cannot reach AWS: {message}\n  hint: check your credentials (--profile), region (--region) and network, or the endpoint (--endpoint-url)")]
     Transport { op: String, message: String },
@@ -254,6 +256,14 @@ impl AwsError {
     pub fn code(&self) -> Option<&str> {
         match self {
             AwsError::Service { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The AWS request id of the failed request, when AWS answered.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            AwsError::Service { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
     }
@@ -302,6 +312,7 @@ where
                     op: op.to_string(),
                     code,
                     message,
+                    request_id: se.raw().request_id(),
                 }
             }
         }
@@ -317,13 +328,23 @@ where
     }
 }
 
-/// Access to the HTTP status of a raw response, whatever the client crate.
+/// Access to the HTTP status and request id of a raw response, whatever the client crate.
 pub trait HttpStatus {
     fn http_status(&self) -> u16;
+    /// The request id AWS gives every answer (`x-amzn-RequestId`, or S3's `x-amz-request-id`).
+    fn request_id(&self) -> Option<String>;
 }
 
 impl HttpStatus for aws_smithy_runtime_api::http::Response {
     fn http_status(&self) -> u16 {
         self.status().as_u16()
+    }
+
+    fn request_id(&self) -> Option<String> {
+        ["x-amzn-requestid", "x-amz-request-id"]
+            .iter()
+            .find_map(|h| self.headers().get(*h))
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
     }
 }

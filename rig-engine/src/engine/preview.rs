@@ -7,8 +7,8 @@ use crate::cloud::cfn::{
 use crate::engine::converge::stack_input;
 use crate::engine::up::Survey;
 use crate::engine::{
-    env_flag, orphan_note, ChangeAction, Engine, EngineError, PlanAction, PlanReport,
-    StackPlanReport,
+    env_flag, orphan_note, ChangeAction, Engine, EngineError, ParameterChange, PlanAction,
+    PlanReport, StackPlanReport,
 };
 use crate::planner::RigletPlan;
 
@@ -50,6 +50,12 @@ impl Engine {
                 StackPlanReport {
                     name: name.to_string(),
                     env: s.env.clone(),
+                    parameters: match (&state, action) {
+                        (Some(live), PlanAction::Update) => {
+                            ParameterChange::between(&live.parameters, &input.parameters)
+                        }
+                        _ => vec![],
+                    },
                     action,
                     changes,
                     note,
@@ -123,6 +129,7 @@ impl Engine {
                 env: o.env,
                 action: PlanAction::Orphan,
                 changes: vec![],
+                parameters: vec![],
             });
         }
         Ok(report)
@@ -176,6 +183,7 @@ pub fn template_resources(body: &str) -> Result<Vec<ResourceChange>, String> {
             action: ChangeAction::Add,
             logical_id: d.logical_id,
             resource_type: d.resource_type,
+            properties: vec![],
         })
         .collect())
 }

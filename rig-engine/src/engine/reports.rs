@@ -1,5 +1,7 @@
 //! What commands report: outcomes and actions as serialisable enums, not strings.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 pub use crate::cloud::cfn::{ChangeAction, ResourceChange};
@@ -15,6 +17,8 @@ pub enum Outcome {
     Failed,
     /// Not attempted because a stack it depends on failed.
     Skipped,
+    /// Deleted (`down`).
+    Deleted,
 }
 
 impl Outcome {
@@ -25,6 +29,7 @@ impl Outcome {
             Outcome::Unchanged => "unchanged",
             Outcome::Failed => "failed",
             Outcome::Skipped => "skipped",
+            Outcome::Deleted => "deleted",
         }
     }
 }
@@ -111,7 +116,57 @@ pub struct StackPlanReport {
     pub env: Option<String>,
     pub action: PlanAction,
     pub changes: Vec<ResourceChange>,
+    /// For an update: the stack parameters whose value changes.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub parameters: Vec<ParameterChange>,
     pub note: Option<String>,
+}
+
+/// A stack parameter whose value an update changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParameterChange {
+    pub key: String,
+    /// The live value (absent: the template adds the parameter).
+    pub before: Option<String>,
+    /// The planned value.
+    pub after: String,
+}
+
+impl ParameterChange {
+    /// The planned parameters whose value differs from the live stack's, by key. A parameter
+    /// not given keeps its template default and is not compared; a `NoEcho` parameter
+    /// (DescribeStacks shows `****`) is left out: its value cannot be compared or shown.
+    pub fn between(
+        live: &[(String, String)],
+        planned: &[(String, String)],
+    ) -> Vec<ParameterChange> {
+        let live: BTreeMap<&str, &str> =
+            live.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut out: Vec<ParameterChange> = planned
+            .iter()
+            .filter(|(k, v)| {
+                let before = live.get(k.as_str());
+                before != Some(&v.as_str()) && before != Some(&"****")
+            })
+            .map(|(k, v)| ParameterChange {
+                key: k.clone(),
+                before: live.get(k.as_str()).map(|b| b.to_string()),
+                after: v.clone(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
+    }
+}
+
+/// The totals of a plan's resource changes across all stacks (`rig plan`'s last line).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PlanTotals {
+    pub add: usize,
+    pub modify: usize,
+    /// Replacements, `Conditional` ones included.
+    pub replace: usize,
+    pub remove: usize,
 }
 
 /// The result of `plan`.
@@ -127,6 +182,22 @@ pub struct PlanReport {
 }
 
 impl PlanReport {
+    /// The resource changes counted across all stacks.
+    pub fn totals(&self) -> PlanTotals {
+        let mut t = PlanTotals::default();
+        for c in self.stacks.iter().flat_map(|s| &s.changes) {
+            match c.action {
+                ChangeAction::Add | ChangeAction::Import => t.add += 1,
+                ChangeAction::Replace | ChangeAction::ConditionalReplace => t.replace += 1,
+                ChangeAction::Remove => t.remove += 1,
+                ChangeAction::Modify | ChangeAction::Dynamic | ChangeAction::Change => {
+                    t.modify += 1
+                }
+            }
+        }
+        t
+    }
+
     pub fn has_changes(&self) -> bool {
         !self.buckets_to_create.is_empty()
             || !self.parameters_to_create.is_empty()
@@ -225,4 +296,48 @@ pub fn orphan_note(o: &OrphanReport) -> String {
         "; `rig up --prune` with the same configuration and flags deletes it, after listing it and asking",
     );
     note
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn parameter_changes_are_the_planned_values_that_differ() {
+        let live = kv(&[
+            ("MaxCapacity", "4"),
+            ("MinCapacity", "0.5"),
+            ("Password", "****"),
+            ("Defaulted", "x"),
+        ]);
+        let planned = kv(&[
+            ("MinCapacity", "0.5"),
+            ("MaxCapacity", "16"),
+            ("Password", "p"),
+            ("New", "1"),
+        ]);
+        let got = ParameterChange::between(&live, &planned);
+        assert_eq!(
+            got,
+            vec![
+                ParameterChange {
+                    key: "MaxCapacity".into(),
+                    before: Some("4".into()),
+                    after: "16".into()
+                },
+                ParameterChange {
+                    key: "New".into(),
+                    before: None,
+                    after: "1".into()
+                },
+            ]
+        );
+    }
 }

@@ -260,6 +260,7 @@ impl Engine {
                 EngineError::Aws(crate::cloud::AwsError::Service {
                     op: "GetTemplate".into(),
                     code: None,
+                    request_id: None,
                     message: format!("a template read ended abnormally: {e}"),
                 })
             })?;

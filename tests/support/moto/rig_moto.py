@@ -629,12 +629,58 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
             if lid not in old:
                 changes.append(change("Add", lid, new[lid]["Type"]))
             elif old[lid] != new[lid]:
-                changes.append(change("Modify", lid, new[lid]["Type"], old[lid], new[lid], current(lid)))
+                c = change("Modify", lid, new[lid]["Type"], old[lid], new[lid], current(lid))
+                describe_values(c, (rmap._resource_json_map.get(lid) or {}).get("Properties") or {},
+                                rmap.resolved_parameters, new_map.resolved_parameters, old[lid], new[lid])
+                changes.append(c)
         for lid in old:
             if lid not in new:
                 changes.append(change("Remove", lid, old[lid]["Type"], resource=current(lid)))
         propagate_replacements(changes, new, current)
         return changes, new_map
+
+    def parameters_in(node):
+        """The names `node` refers to with Ref or ${Name} in Fn::Sub."""
+        if isinstance(node, list):
+            return set().union(*(parameters_in(v) for v in node)) if node else set()
+        if not isinstance(node, dict):
+            return set()
+        found = set()
+        if isinstance(node.get("Ref"), str):
+            found.add(node["Ref"])
+        sub = node.get("Fn::Sub")
+        if sub is not None:
+            text = sub if isinstance(sub, str) else sub[0]
+            found |= {m.split(".")[0] for m in re.findall(r"\$\{([^!}][^}]*)\}", text)}
+        return found.union(*(parameters_in(v) for k, v in node.items() if k not in ("Ref",)))
+
+    def literal(node):
+        """A resolved node with `Fn::Sub` of plain text (no `${...}` left) as that text."""
+        if isinstance(node, list):
+            return [literal(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str) and "${" not in node["Fn::Sub"]:
+            return node["Fn::Sub"]
+        return {k: literal(v) for k, v in node.items()}
+
+    def describe_values(c, raw_old_props, old_params, new_params, old, new):
+        """AWS's 2025 change set details (24): each Target carries `BeforeValue` / `AfterValue` (the
+        property's JSON, given when DescribeChangeSet asks `IncludePropertyValues`), and a property
+        whose template text is unchanged but which refers to a parameter whose value changed has
+        `ChangeSource` `ParameterReference`, `CausingEntity` the parameter, `Evaluation` `Static`."""
+        for d in c.details:
+            name = d["Target"].get("Name")
+            if name is None:
+                continue
+            before, after = old["Properties"].get(name), new["Properties"].get(name)
+            d["Target"]["Path"] = f"/Properties/{name}"
+            d["Target"]["BeforeValue"] = json.dumps(literal(before), sort_keys=True) if before is not None else None
+            d["Target"]["AfterValue"] = json.dumps(literal(after), sort_keys=True) if after is not None else None
+            for p in sorted(parameters_in(raw_old_props.get(name))):
+                if p in old_params and p in new_params and old_params[p] != new_params[p]:
+                    d["ChangeSource"], d["CausingEntity"] = "ParameterReference", p
+                    break
 
     def propagate_replacements(changes, new, current):
         """A replaced resource gets a new physical id (and maybe new attributes), so what refers to it
@@ -858,7 +904,24 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
 
         return handler
 
-    cfr.CloudFormationResponse.describe_change_set = with_stack_name(find_change_set)
+    def describe_change_set(self):
+        """DescribeChangeSet; `BeforeValue` / `AfterValue` only when `IncludePropertyValues` (24)."""
+        backend = self.cloudformation_backend
+        found = find_change_set(backend, self._get_param("ChangeSetName"), self._get_param("StackName"))
+        if str(self._get_param("IncludePropertyValues")).lower() == "true":
+            return ActionResult(found)
+        shown = copy.copy(found)
+        shown.changes = []
+        for c in found.changes:
+            c2 = copy.copy(c)
+            c2.details = [
+                {**d, "Target": {k: v for k, v in d["Target"].items() if k not in ("BeforeValue", "AfterValue")}}
+                for d in getattr(c, "details", None) or []
+            ]
+            shown.changes.append(c2)
+        return ActionResult(shown)
+
+    cfr.CloudFormationResponse.describe_change_set = describe_change_set
     cfr.CloudFormationResponse.delete_change_set = with_stack_name(delete_change_set)
     cfr.CloudFormationResponse.execute_change_set = with_stack_name(execute_change_set)
 

@@ -1723,6 +1723,13 @@ class RigMotoTest(unittest.TestCase):
         self.assertEqual({k: (c["Action"], c["Replacement"]) for k, c in self.changes(size).items()},
                          {"Setting": ("Modify", "False")})
         self.assertEqual(self.changes(size)["Setting"]["Details"][0]["Target"]["Name"], "Value")
+        # 24. property values only when asked; a parameter named as the cause
+        self.assertNotIn("BeforeValue", self.changes(size)["Setting"]["Details"][0]["Target"])
+        valued = self.cf.describe_change_set(ChangeSetName=size["ChangeSetId"], IncludePropertyValues=True)
+        detail = self.changes(valued)["Setting"]["Details"][0]
+        self.assertEqual((detail["Target"]["BeforeValue"], detail["Target"]["AfterValue"]),
+                         ('"dev-small"', '"dev-large"'))
+        self.assertEqual((detail["ChangeSource"], detail["CausingEntity"]), ("ParameterReference", "Size"))
         self.cf.execute_change_set(ChangeSetName=size["ChangeSetName"], StackName=name)
         self.assertEqual(ssm.get_parameter(Name="/rig-cs/size")["Parameter"]["Value"], "dev-large")
         self.assertEqual(self.stack(name)["StackStatus"], "UPDATE_COMPLETE")
@@ -2799,7 +2806,7 @@ Outputs:
         self.assertEqual(revision, {"actionName": "Source", "revisionId": COMMIT_1, "revisionSummary": f"Commit {COMMIT_1}",
                                     "revisionUrl": f"https://github.com/o/api/commit/{COMMIT_1}"})
 
-        [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+        [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=5)["Messages"]
         envelope = json.loads(message["Body"])
         self.assertEqual(envelope["Subject"], f"APPROVAL NEEDED: AWS CodePipeline {self.RELEASE} for action ApproveChangeSet")
         notice = json.loads(envelope["Message"])

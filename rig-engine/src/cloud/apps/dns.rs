@@ -57,6 +57,7 @@ impl Clients {
             _ => Err(AwsError::Service {
                 op: OP.into(),
                 code: None,
+                request_id: None,
                 message: format!(
                     "{} public hosted zones are named {want} ({}): rig cannot tell which one \
                      serves the domain\n  hint: set hosted_zone_id in rig.toml",

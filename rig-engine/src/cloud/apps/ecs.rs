@@ -142,6 +142,7 @@ impl Clients {
             Some(f) if f.reason() != Some("MISSING") => Err(AwsError::Service {
                 op: OP.into(),
                 code: f.reason().map(str::to_string),
+                request_id: None,
                 message: format!(
                     "service {service} of cluster {cluster}: {}{}",
                     f.reason().unwrap_or("failure"),
@@ -224,6 +225,7 @@ impl Clients {
         let td = out.task_definition().ok_or_else(|| AwsError::Service {
             op: OP.into(),
             code: None,
+            request_id: None,
             message: format!("no task definition in the answer for {arn}"),
         })?;
         let mut compatibilities: Vec<String> = td

@@ -46,6 +46,7 @@ impl Clients {
                     AwsError::Service {
                         op: OP.into(),
                         code: e.code().map(str::to_string),
+                        request_id: None,
                         message: format!("log group {group} does not exist"),
                     }
                 } else {

@@ -7,8 +7,8 @@ use aws_sdk_cloudformation::types::{
 };
 
 use super::{
-    chrono_millis, no_changes, ChangeAction, ChangeKind, Prepared, ResourceChange, StackError,
-    StackInput, StackState, StackStatus, Stacks, TemplateSource,
+    chrono_millis, no_changes, ChangeAction, ChangeKind, Prepared, PropertyChange, ResourceChange,
+    StackError, StackInput, StackState, StackStatus, Stacks, TemplateSource,
 };
 use crate::cloud::{aws_err, AwsError};
 
@@ -83,6 +83,7 @@ impl Stacks<'_> {
                 .describe_change_set()
                 .stack_name(stack)
                 .change_set_name(cs_name)
+                .include_property_values(true)
                 .send()
                 .await
                 .map_err(|e| aws_err("DescribeChangeSet", self.ep(), e))?;
@@ -98,6 +99,7 @@ impl Stacks<'_> {
                             .describe_change_set()
                             .stack_name(stack)
                             .change_set_name(cs_name)
+                            .include_property_values(true)
                             .next_token(t)
                             .send()
                             .await
@@ -262,10 +264,34 @@ fn collect_changes(
             (Some(Cfn::Dynamic), _) => ChangeAction::Dynamic,
             _ => ChangeAction::Change,
         };
+        let properties = rc
+            .details()
+            .iter()
+            .map(|d| {
+                let t = d.target();
+                let text = |v: Option<&str>| v.map(str::to_string);
+                PropertyChange {
+                    attribute: t
+                        .and_then(|t| t.attribute())
+                        .map(|a| a.as_str().to_string())
+                        .unwrap_or_default(),
+                    name: text(t.and_then(|t| t.name())),
+                    path: text(t.and_then(|t| t.path())),
+                    requires_recreation: t
+                        .and_then(|t| t.requires_recreation())
+                        .map(|r| r.as_str().to_string()),
+                    change_source: d.change_source().map(|c| c.as_str().to_string()),
+                    causing_entity: text(d.causing_entity()),
+                    before: text(t.and_then(|t| t.before_value())),
+                    after: text(t.and_then(|t| t.after_value())),
+                }
+            })
+            .collect();
         out.push(ResourceChange {
             action,
             logical_id: rc.logical_resource_id().unwrap_or_default().to_string(),
             resource_type: rc.resource_type().unwrap_or_default().to_string(),
+            properties,
         });
     }
 }

@@ -78,6 +78,33 @@ pub struct ResourceChange {
     pub action: ChangeAction,
     pub logical_id: String,
     pub resource_type: String,
+    /// For a modification: each property (or attribute) that changes, as the change set's
+    /// `Details` say (empty for an add or a remove).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub properties: Vec<PropertyChange>,
+}
+
+/// One changed property of a resource: an entry of a change set's `ResourceChange.Details`
+/// (the API reference's `ResourceChangeDetail` and `ResourceTargetDefinition`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PropertyChange {
+    /// `Properties` (then `name` is the property), `Metadata`, `Tags`, ...
+    pub attribute: String,
+    /// The property's name, e.g. `ServerlessV2ScalingConfiguration`.
+    pub name: Option<String>,
+    /// The JSON path of the changed value inside the property, e.g.
+    /// `/Properties/ServerlessV2ScalingConfiguration/MaxCapacity`, when AWS gives it.
+    pub path: Option<String>,
+    /// Whether changing it replaces the resource: `Never`, `Conditionally` or `Always`.
+    pub requires_recreation: Option<String>,
+    /// What causes the change: `DirectModification`, `ParameterReference`,
+    /// `ResourceReference`, `ResourceAttribute`, `Automatic`.
+    pub change_source: Option<String>,
+    /// The parameter or resource that causes it (for `ParameterReference`, the parameter's key).
+    pub causing_entity: Option<String>,
+    /// The value before and after, as JSON text, when the change set includes property values.
+    pub before: Option<String>,
+    pub after: Option<String>,
 }
 
 /// What to deploy.

@@ -22,6 +22,7 @@ pub(crate) fn build_err(op: &str, e: impl std::fmt::Display) -> AwsError {
     AwsError::Service {
         op: op.into(),
         code: None,
+        request_id: None,
         message: e.to_string(),
     }
 }

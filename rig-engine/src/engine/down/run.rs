@@ -8,7 +8,7 @@ use tokio::task::JoinSet;
 
 use super::{DoomedStack, DownReport, FailedStack, Holding, LeftStack, Teardown};
 use crate::cloud::cfn::{ResourceEvent, StackError, Stacks};
-use crate::engine::Engine;
+use crate::engine::{Engine, Outcome};
 use crate::events::{Event, Phase};
 use crate::ownership;
 
@@ -78,12 +78,23 @@ impl Engine {
                     match r {
                         Ok(retained) => {
                             report.retained.extend(retained);
-                            self.events.note(format!("{}: deleted", s.name));
+                            self.events.emit(Event::StackDone {
+                                stack: s.name.clone(),
+                                outcome: Outcome::Deleted,
+                                error: None,
+                            });
                             deleted.insert(s.name.clone());
                             report.stacks_deleted.push(s.name);
                         }
                         Err(e) => {
-                            self.events.note(format!("{}: FAILED to delete", s.name));
+                            self.events.emit(Event::StackDone {
+                                stack: s.name.clone(),
+                                outcome: Outcome::Failed,
+                                error: Some(format!(
+                                    "not deleted: {}",
+                                    e.to_string().lines().next().unwrap_or_default()
+                                )),
+                            });
                             let resources = match &e {
                                 StackError::Failed { resources, .. } => resources.clone(),
                                 _ => vec![],
@@ -114,10 +125,7 @@ impl Engine {
                 continue;
             }
             match self.clients.delete_bucket(&b.name).await {
-                Ok(_) => {
-                    self.events.note(format!("deleted bucket {}", b.name));
-                    report.buckets_deleted.push(b.name.clone());
-                }
+                Ok(_) => report.buckets_deleted.push(b.name.clone()),
                 Err(e) => report.errors.push(format!("bucket {}: {e}", b.name)),
             }
         }
