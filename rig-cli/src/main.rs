@@ -4,6 +4,7 @@
 
 mod app;
 mod bastion;
+mod check;
 mod failure;
 mod live;
 mod output;
@@ -107,6 +108,10 @@ enum Command {
         /// Stacks deployed at the same time.
         #[arg(long, default_value_t = rig_engine::engine::DEFAULT_CONCURRENCY)]
         concurrency: usize,
+        /// Do not run the checks `rig check` lists before changing anything (they only read);
+        /// for when a check is wrong for an account, e.g. a quota granted another way.
+        #[arg(long)]
+        skip_checks: bool,
         /// After deploying, delete the riglet's live stacks the configuration no longer has
         /// (a backend switched, an environment removed), after listing them and asking.
         #[arg(long)]
@@ -132,6 +137,13 @@ enum Command {
         /// STACK/LOGICAL_ID, e.g. acme-shop-qa-foundation/InternalDns (repeatable).
         #[arg(long = "retain", value_name = "STACK/LOGICAL_ID")]
         retain: Vec<String>,
+    },
+    /// Check, before any change, what `up` needs: credentials, region, the certificate (exists,
+    /// ISSUED, in the riglet's region, covers the apps' host names), the hosted zone, the key
+    /// pair, plugins, secrets and quotas. Only reads. Exit code 0: all passed, 1: one failed.
+    Check {
+        #[command(flatten)]
+        select: Select,
     },
     /// Every stack's status and the health of its backend.
     Status {
@@ -392,6 +404,7 @@ async fn run(cli: Cli) -> Result<u8> {
             replace_failed,
             concurrency,
             prune,
+            skip_checks,
         } => {
             let mut p = prepare(&g, &select)?;
             if !yes
@@ -411,6 +424,9 @@ async fn run(cli: Cli) -> Result<u8> {
                 bail!("cancelled; nothing was changed");
             }
             let mut engine = connect(&g, &mut p).await?;
+            if !skip_checks {
+                check::gate(&engine, &p, "rig up", g.quiet).await?;
+            }
             engine.options.replace_failed = replace_failed;
             engine.options.concurrency = concurrency;
             let prompt: Option<&dyn Prompt> = if std::io::stdin().is_terminal() {
@@ -479,6 +495,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Plan { select } => {
             let mut p = prepare(&g, &select)?;
             let engine = connect(&g, &mut p).await?;
+            check::gate(&engine, &p, "rig plan", g.quiet).await?;
             let plan = engine.settle(&p.plan, None).await?;
             let report = engine.plan(&plan).await?;
             live::finish();
@@ -519,6 +536,21 @@ async fn run(cli: Cli) -> Result<u8> {
                 }
             }
             tear_down(&engine, &g, &t, yes, &retain, "rig down").await
+        }
+        Command::Check { select } => {
+            let mut p = prepare(&g, &select)?;
+            let engine = connect(&g, &mut p).await?;
+            let report = check::run(&engine, &p).await;
+            if g.json() {
+                print_doc("check", &report)?;
+            } else {
+                println!("{}", check::text(&report));
+            }
+            Ok(if report.passed() {
+                output::exit::OK
+            } else {
+                output::exit::FAILURE
+            })
         }
         Command::Status { select } => {
             let mut p = prepare(&g, &select)?;

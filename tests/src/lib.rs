@@ -142,6 +142,8 @@ impl LocalAws {
         let mut child = command
             .current_dir(repo_root())
             .env("MOTO_ECS_SERVICE_RUNNING", "1")
+            // ACM issues a requested certificate at once (not after 60 s), as `rig check` wants ISSUED.
+            .env("MOTO_ACM_VALIDATION_WAIT", "0")
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

@@ -464,12 +464,16 @@ impl Api {
         }
     }
 
-    /// Requests an ACM certificate (the emulator issues it at once); returns its ARN.
+    /// Requests an ACM certificate for `domain` and, unless it is a wildcard, `*.domain` (the
+    /// harness has the emulator issue it at once); returns its ARN.
     pub async fn request_certificate(&self, domain: &str) -> Result<String> {
         let out = self
             .acm
             .request_certificate()
             .domain_name(domain)
+            .set_subject_alternative_names(
+                (!domain.starts_with("*.")).then(|| vec![format!("*.{domain}")]),
+            )
             .send()
             .await?;
         out.certificate_arn()

@@ -270,6 +270,9 @@ fn a_riglet_through_its_json_documents() {
         c.env("NO_COLOR", "1");
         c.output().unwrap()
     };
+    let check = run(&["check", "--output", "json"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
+    golden(&json_of(&check));
     let up = run(&["up", "--yes", "--output", "json"]);
     assert_eq!(up.status.code(), Some(0), "{}", text(&up.stderr));
     let up_doc = json_of(&up);

@@ -1,7 +1,8 @@
 //! The only module that calls AWS: SDK clients built once per run from one `SdkConfig`, and the
 //! operations rig needs on them (`cfn`: stacks and change sets; `store`: buckets, templates, SSM
 //! parameters and ECR repositories; `apps`: what a running application looks like in ECS, ELB,
-//! CloudWatch Logs and Route 53; `pipeline`: CodePipeline executions and approvals).
+//! CloudWatch Logs and Route 53; `pipeline`: CodePipeline executions and approvals;
+//! `preflight`: what `rig check` reads: the caller, the certificate, key pairs and quotas).
 //!
 //! Every command honours `--profile`, `--region` and `--endpoint-url` (or `AWS_ENDPOINT_URL`).
 //! With an endpoint override S3 uses path-style addressing, which local emulators need.
@@ -10,6 +11,7 @@ pub mod apps;
 pub mod cfn;
 pub mod checkip;
 pub mod pipeline;
+pub mod preflight;
 mod probes;
 pub mod store;
 
@@ -38,6 +40,7 @@ pub struct AwsOptions {
 /// The service clients the engine uses, and the count of the calls made through them.
 #[derive(Clone, Debug)]
 pub struct Clients {
+    pub acm: aws_sdk_acm::Client,
     pub cfn: aws_sdk_cloudformation::Client,
     pub codepipeline: aws_sdk_codepipeline::Client,
     pub s3: aws_sdk_s3::Client,
@@ -50,6 +53,7 @@ pub struct Clients {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub route53: aws_sdk_route53::Client,
+    pub quotas: aws_sdk_servicequotas::Client,
     pub region: String,
     pub endpoint_url: Option<String>,
     pub calls: CallCounter,
@@ -125,6 +129,7 @@ impl Clients {
             .interceptor(calls.clone())
             .build();
         Clients {
+            acm: client!(aws_sdk_acm),
             cfn: client!(aws_sdk_cloudformation),
             codepipeline: client!(aws_sdk_codepipeline),
             s3: aws_sdk_s3::Client::from_conf(s3conf),
@@ -137,6 +142,7 @@ impl Clients {
             elb: client!(aws_sdk_elasticloadbalancingv2),
             logs: client!(aws_sdk_cloudwatchlogs),
             route53: client!(aws_sdk_route53),
+            quotas: client!(aws_sdk_servicequotas),
             region,
             endpoint_url: endpoint,
             calls,

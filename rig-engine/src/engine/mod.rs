@@ -9,6 +9,7 @@
 
 pub mod apps;
 pub mod bastion;
+pub mod check;
 mod converge;
 pub mod down;
 pub mod pipelines;

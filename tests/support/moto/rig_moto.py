@@ -1484,6 +1484,31 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     )
     apply_app_extensions(ext)
     extend_pipelines(ext)  # 23. CodePipeline releases (below)
+    extend_account_quotas()  # 25. The account's Elastic IP quota (below)
+
+
+# =============================================================================================
+# 25. The emulated account's Elastic IP quota: that of an account whose quota was raised for
+# several riglets (each environment's foundation allocates two), so `rig check` passes a
+# three-environment riglet; `RIG_MOTO_ELASTIC_IPS` sets it (the AWS default is 5).
+# =============================================================================================
+
+
+def extend_account_quotas() -> None:
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.account_attributes import AccountAttributes
+
+    plain = AccountAttributes.describe_account_attributes
+
+    def describe_account_attributes(self):
+        result = plain(self).result
+        limit = os.environ.get("RIG_MOTO_ELASTIC_IPS", "20")
+        for attribute in result.get("AccountAttributes", []):
+            if attribute["AttributeName"] in ("max-elastic-ips", "vpc-max-elastic-ips"):
+                attribute["AttributeValues"] = [{"AttributeValue": limit}]
+        return ActionResult(result)
+
+    AccountAttributes.describe_account_attributes = describe_account_attributes
 
 
 # =============================================================================================

@@ -3094,6 +3094,12 @@ Outputs:
 
     # -- timing --------------------------------------------------------------------------------------
 
+    def test_25_elastic_ip_quota(self):
+        attributes = self.client("ec2").describe_account_attributes()["AccountAttributes"]
+        values = {a["AttributeName"]: a["AttributeValues"][0]["AttributeValue"] for a in attributes}
+        self.assertEqual((values["vpc-max-elastic-ips"], values["max-elastic-ips"]), ("20", "20"))
+        self.assertEqual(values["max-instances"], "20")  # the others as moto reports them
+
     def test_9_scenario_timing(self):
         started = time.monotonic()
         cs = self.change_set("o-p-dev-foundation", FOUNDATION, kind="CREATE", Environment="dev", ProjectName="proj",
