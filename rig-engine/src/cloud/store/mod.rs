@@ -8,7 +8,7 @@ mod ssm;
 
 use sha2::{Digest, Sha256};
 
-use crate::cloud::{aws_err, AwsError, Clients};
+use crate::cloud::{AwsError, Clients};
 
 /// What happened to a bucket, parameter or upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,13 +51,7 @@ impl Clients {
 
     /// The caller's account id.
     pub async fn account_id(&self) -> Result<String, AwsError> {
-        let out = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| aws_err("GetCallerIdentity", self.ep(), e))?;
-        Ok(out.account().unwrap_or_default().to_string())
+        Ok(self.caller().await?.account)
     }
 }
 
