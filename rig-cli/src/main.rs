@@ -6,6 +6,7 @@ mod app;
 mod bastion;
 mod check;
 mod failure;
+mod init;
 mod live;
 mod output;
 mod pipeline;
@@ -200,6 +201,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Write a new, commented rig.toml: asked for on a terminal, else from the flags.
+    Init(init::InitArgs),
     /// Plugins.
     Plugins {
         #[command(subcommand)]
@@ -611,6 +614,7 @@ async fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
+        Command::Init(args) => init::run(&g, args).await,
         Command::App { command } => app::run(&g, command).await,
         Command::Pipeline { command } => pipeline::run(&g, command).await,
         Command::Bastion { command } => bastion::run(&g, command).await,

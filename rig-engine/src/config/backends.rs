@@ -56,6 +56,19 @@ pub(super) fn resolve(
     (compute, database)
 }
 
+/// `compute.backend` / `database.backend` (role `compute` or `database`): a backend id, or
+/// `none` for the database. The error is the loader's message.
+pub fn check_backend_id(role: &str, id: &str) -> Result<(), String> {
+    if id == "none" {
+        return if role == "compute" {
+            Err("`compute.backend`: compute cannot be `none`; choose ecs-ec2 or fargate".into())
+        } else {
+            Ok(())
+        };
+    }
+    names::validate_segment("backend id", id).map_err(|e| format!("`{role}.backend`: {e}"))
+}
+
 fn resolve_backend(
     role: &str,
     table: Option<&BackendToml>,
@@ -67,16 +80,11 @@ fn resolve_backend(
     let id = flag
         .map(str::to_string)
         .or_else(|| table.map(|t| t.backend.clone()))?;
-    if id == "none" {
-        if role == "compute" {
-            problems.push(
-                "`compute.backend`: compute cannot be `none`; choose ecs-ec2 or fargate".into(),
-            );
-        }
+    if let Err(e) = check_backend_id(role, &id) {
+        problems.push(e);
         return None;
     }
-    if let Err(e) = names::validate_segment("backend id", &id) {
-        problems.push(format!("`{role}.backend`: {e}"));
+    if id == "none" {
         return None;
     }
     let mut base = Settings::new();

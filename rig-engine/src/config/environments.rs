@@ -49,6 +49,24 @@ pub(super) fn resolve(
     envs
 }
 
+/// An environment's name: a name segment. The error is the loader's message.
+pub fn check_environment_name(name: &str) -> Result<(), String> {
+    names::validate_segment("environment", name).map_err(|e| format!("`environments.{name}`: {e}"))
+}
+
+/// An environment with this VPC CIDR (or its default, for the three default environments)
+/// and the default subnets, as `[environments.<name>]` with only `cidr`. The error is the
+/// loader's first message about it.
+pub fn check_environment(name: &str, cidr: Option<&str>) -> Result<(), String> {
+    let table = EnvToml {
+        cidr: cidr.map(str::to_string),
+        ..EnvToml::default()
+    };
+    let mut problems = Vec::new();
+    resolve_one(name, &table, &mut Vec::new(), &mut problems);
+    problems.into_iter().next().map_or(Ok(()), Err)
+}
+
 /// One environment: its VPC CIDR (given or default) and subnets (given or derived), checked.
 /// `None` when it has a problem that makes the rest meaningless.
 fn resolve_one(
@@ -58,8 +76,8 @@ fn resolve_one(
     problems: &mut Vec<String>,
 ) -> Option<EnvironmentSpec> {
     let key = format!("environments.{name}");
-    if let Err(e) = names::validate_segment("environment", name) {
-        problems.push(format!("`{key}`: {e}"));
+    if let Err(e) = check_environment_name(name) {
+        problems.push(e);
         return None;
     }
     let default_cidr = DEFAULT_ENVIRONMENTS

@@ -18,31 +18,25 @@ pub(super) fn check(t: &RigToml, ov: &Overrides, problems: &mut Vec<String>) -> 
         .clone()
         .or(t.region.clone())
         .unwrap_or_else(default_region);
-    if !is_region(&region) {
-        problems.push(format!(
-            "`region`: `{region}` is not an AWS region name like us-east-1"
-        ));
-    }
-    if t.domain.is_empty() || !t.domain.contains('.') || t.domain.contains(['/', ' ', ':']) {
-        problems.push(format!(
-            "`domain`: `{}` is not a DNS domain like example.com",
-            t.domain
-        ));
-    }
-    let domain_cert_arn = domain_cert_arn(&t.domain_cert, &region, problems);
-    if let Some(k) = &t.key_name {
-        if k.is_empty() || k.len() > 255 || !k.is_ascii() {
-            problems.push(
-                "`key_name`: must be 1–255 ASCII characters; remove it to use no key pair".into(),
-            );
+    let mut report = |r: Result<(), String>| {
+        if let Err(m) = r {
+            problems.push(m);
         }
+    };
+    report(check_region(&region));
+    report(check_domain(&t.domain));
+    let domain_cert_arn = match check_domain_cert(&t.domain_cert, &region) {
+        Ok(arn) => arn,
+        Err(m) => {
+            report(Err(m));
+            String::new()
+        }
+    };
+    if let Some(k) = &t.key_name {
+        report(check_key_name(k));
     }
     if let Some(e) = &t.email {
-        if !is_email(e) {
-            problems.push(format!(
-                "`email`: `{e}` is not an e-mail address; remove it for no subscription"
-            ));
-        }
+        report(check_email(e));
     }
     Checked {
         region,
@@ -50,24 +44,69 @@ pub(super) fn check(t: &RigToml, ov: &Overrides, problems: &mut Vec<String>) -> 
     }
 }
 
-/// `domain_cert` as an ARN: given as one, or built from a certificate id in `region`.
-fn domain_cert_arn(domain_cert: &str, region: &str, problems: &mut Vec<String>) -> String {
+/// `region` (or `--region`): an AWS region name. The error is the loader's message.
+pub fn check_region(region: &str) -> Result<(), String> {
+    if is_region(region) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`region`: `{region}` is not an AWS region name like us-east-1"
+        ))
+    }
+}
+
+/// `domain`: a DNS domain. The error is the loader's message.
+pub fn check_domain(domain: &str) -> Result<(), String> {
+    if domain.is_empty() || !domain.contains('.') || domain.contains(['/', ' ', ':']) {
+        Err(format!(
+            "`domain`: `{domain}` is not a DNS domain like example.com"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// `domain_cert`: an ACM certificate ARN, or a certificate id (a UUID) in `region`. Returns
+/// the ARN (a bare id gets [`ACCOUNT_PLACEHOLDER`] for the account). The error is the loader's
+/// message.
+pub fn check_domain_cert(domain_cert: &str, region: &str) -> Result<String, String> {
     let cert = domain_cert.trim();
     if cert.starts_with("arn:") {
         if !cert.contains(":acm:") || !cert.contains(":certificate/") {
-            problems.push(format!(
+            return Err(format!(
                 "`domain_cert`: `{cert}` is not an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)"
             ));
         }
-        cert.to_string()
+        Ok(cert.to_string())
     } else if is_uuid(cert) {
         // The account id is filled in by the engine once it knows the caller's account.
-        format!("arn:aws:acm:{region}:{ACCOUNT_PLACEHOLDER}:certificate/{cert}")
+        Ok(format!(
+            "arn:aws:acm:{region}:{ACCOUNT_PLACEHOLDER}:certificate/{cert}"
+        ))
     } else {
-        problems.push(format!(
+        Err(format!(
             "`domain_cert`: `{cert}` is neither an ACM certificate ARN nor a certificate id (a UUID)"
-        ));
-        String::new()
+        ))
+    }
+}
+
+/// `key_name`: an EC2 key pair name. The error is the loader's message.
+pub fn check_key_name(key_name: &str) -> Result<(), String> {
+    if key_name.is_empty() || key_name.len() > 255 || !key_name.is_ascii() {
+        Err("`key_name`: must be 1–255 ASCII characters; remove it to use no key pair".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// `email`: an e-mail address. The error is the loader's message.
+pub fn check_email(email: &str) -> Result<(), String> {
+    if is_email(email) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`email`: `{email}` is not an e-mail address; remove it for no subscription"
+        ))
     }
 }
 

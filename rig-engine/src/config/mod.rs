@@ -9,7 +9,9 @@
 //! `backends` (backend choice and per-environment settings), `apps`, `app_values` and
 //! `app_limits` (the applications, their per-environment and container values, and the AWS
 //! limits they are checked against), `pipelines`, and `names` (the up-front name checks).
-//! [`resolve`] calls each in turn and collects their problems.
+//! [`resolve`] calls each in turn and collects their problems. The check of each top-level
+//! value is public (`check_owner`, `check_region`, `check_environment`, ...) and returns the
+//! loader's own message, so `rig init` checks answers with exactly these rules.
 
 mod app_limits;
 mod app_values;
@@ -30,10 +32,12 @@ use rig_core::{EnvironmentSpec, RigletInfo};
 pub use app_limits::{check_task_size, fargate_memory, LOG_RETENTION_DAYS, MAX_GRACE_PERIOD};
 pub use app_values::RESERVED_ENVIRONMENT;
 pub use apps::{AppSpec, AppToml, AutoScaling, AutoScalingToml, MAX_TASKS};
-pub use backends::BackendChoice;
+pub use backends::{check_backend_id, BackendChoice};
 pub use cidr::Cidr;
-pub use environments::DEFAULT_ENVIRONMENTS;
+pub use environments::{check_environment, check_environment_name, DEFAULT_ENVIRONMENTS};
 pub use file::{parse, BackendToml, EnvToml, PluginsToml, RigToml};
+pub use info::{check_domain, check_domain_cert, check_email, check_key_name, check_region};
+pub use names::{check_owner, check_project};
 pub use pipelines::{PipelineSpec, PipelineToml};
 
 /// Everything wrong with a configuration.

@@ -8,13 +8,18 @@ use super::RigToml;
 
 /// `owner` and `project` are valid name segments.
 pub(super) fn check_segments(t: &RigToml, problems: &mut Vec<String>) {
-    let mut check = |r: Result<(), names::NameError>, key: &str| {
-        if let Err(e) = r {
-            problems.push(format!("`{key}`: {e}"));
-        }
-    };
-    check(names::validate_segment("owner", &t.owner), "owner");
-    check(names::validate_segment("project", &t.project), "project");
+    problems.extend(check_owner(&t.owner).err());
+    problems.extend(check_project(&t.project).err());
+}
+
+/// `owner`: a name segment. The error is the loader's message.
+pub fn check_owner(owner: &str) -> Result<(), String> {
+    names::validate_segment("owner", owner).map_err(|e| format!("`owner`: {e}"))
+}
+
+/// `project`: a name segment. The error is the loader's message.
+pub fn check_project(project: &str) -> Result<(), String> {
+    names::validate_segment("project", project).map_err(|e| format!("`project`: {e}"))
 }
 
 /// Every name the riglet will use must be valid before any AWS call.
