@@ -5,6 +5,7 @@
 mod app;
 mod bastion;
 mod failure;
+mod graph;
 mod live;
 mod output;
 mod pipeline;
@@ -161,6 +162,9 @@ enum Command {
         #[arg(long, default_value = "rig-out")]
         out: PathBuf,
     },
+    /// Draw the riglet's stacks, their key resources and the wiring between them (Mermaid,
+    /// DOT or SVG) from the plan; no AWS call.
+    Graph(graph::GraphArgs),
     /// Applications: deploy an image, scale, status, logs, delete.
     App {
         #[command(subcommand)]
@@ -582,6 +586,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::App { command } => app::run(&g, command).await,
         Command::Pipeline { command } => pipeline::run(&g, command).await,
         Command::Bastion { command } => bastion::run(&g, command).await,
+        Command::Graph(args) => graph::run(&g, args),
         Command::Protect { select } => protect(&g, &select, true).await,
         Command::Unprotect { select } => protect(&g, &select, false).await,
     }
