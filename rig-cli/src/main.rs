@@ -6,6 +6,7 @@ mod app;
 mod bastion;
 mod check;
 mod failure;
+mod graph;
 mod init;
 mod live;
 mod output;
@@ -174,6 +175,9 @@ enum Command {
         #[arg(long, default_value = "rig-out")]
         out: PathBuf,
     },
+    /// Draw the riglet's stacks, their key resources and the wiring between them (Mermaid,
+    /// DOT or SVG) from the plan; no AWS call.
+    Graph(graph::GraphArgs),
     /// Applications: deploy an image, scale, status, logs, delete.
     App {
         #[command(subcommand)]
@@ -618,6 +622,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::App { command } => app::run(&g, command).await,
         Command::Pipeline { command } => pipeline::run(&g, command).await,
         Command::Bastion { command } => bastion::run(&g, command).await,
+        Command::Graph(args) => graph::run(&g, args),
         Command::Protect { select } => protect(&g, &select, true).await,
         Command::Unprotect { select } => protect(&g, &select, false).await,
     }

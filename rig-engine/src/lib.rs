@@ -6,6 +6,7 @@ pub mod cloud;
 pub mod config;
 pub mod engine;
 pub mod events;
+pub mod graph;
 pub mod ownership;
 pub mod planner;
 pub mod plugin;

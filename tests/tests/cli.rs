@@ -148,6 +148,7 @@ fn help_lists_every_command_and_the_exit_codes() {
         "status",
         "outputs",
         "render",
+        "graph",
         "app",
         "pipeline",
         "completions",
@@ -240,6 +241,9 @@ fn documents_without_aws_keep_their_shapes() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     golden(&json_of(&out));
     let out = offline(&d, &["plugins", "list", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    golden(&json_of(&out));
+    let out = offline(&d, &["graph", "--output", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     golden(&json_of(&out));
 }
