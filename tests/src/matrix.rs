@@ -1047,3 +1047,51 @@ impl Api {
         Ok(())
     }
 }
+
+/// `rig` in `dir` with no AWS behind it (a closed loopback port), no colour and no stdin: for
+/// commands that must not call AWS.
+pub fn offline_command(dir: &Path) -> Command {
+    let mut c = Command::new(rig_binary());
+    c.current_dir(dir)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("RIG_CONFIG")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null());
+    c
+}
+
+/// The plugin libraries of backends `ids`, where `cargo build` puts them (beside `rig`).
+pub fn plugin_libraries(ids: &[&str]) -> Vec<PathBuf> {
+    let dir = rig_binary().parent().unwrap().to_path_buf();
+    ids.iter()
+        .map(|id| dir.join(rig_engine::plugin::plugin_file_name(id)))
+        .collect()
+}
+
+/// The riglet of `config` opened in process and connected to `aws` (events collected), with
+/// the plugins of backends `plugins`: what the in-process tests drive and count calls through.
+pub async fn open_engine(
+    aws: &LocalAws,
+    config: &Path,
+    plugins: &[&str],
+) -> (rig_engine::session::Session, rig_engine::engine::Engine) {
+    let mut session = rig_engine::session::Session::load(&rig_engine::session::SessionOptions {
+        config: config.to_path_buf(),
+        plugins: plugin_libraries(plugins),
+        ..Default::default()
+    })
+    .unwrap();
+    let clients = rig_engine::cloud::Clients::from_sdk_config(&sdk_config(aws).await);
+    let engine = session
+        .connect_with(
+            clients,
+            std::sync::Arc::new(rig_engine::events::Collect::default()),
+            rig_engine::engine::EngineOptions::default(),
+        )
+        .await
+        .unwrap();
+    (session, engine)
+}

@@ -4,16 +4,13 @@
 //! entries are refused before any AWS call.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rig_engine::cloud::Clients;
 use rig_engine::engine::apps::{AppDeployRequest, AppOperation};
-use rig_engine::engine::{Engine, EngineOptions};
-use rig_engine::events::Collect;
-use rig_engine::session::{Session, SessionOptions};
+use rig_engine::engine::Engine;
+use rig_engine::session::Session;
 use rig_tests::apps::{AppApi, CRASH_IMAGE, GOOD_IMAGE};
-use rig_tests::matrix::{certificate_for, config_text, rig_binary, sdk_config};
+use rig_tests::matrix::{certificate_for, config_text, open_engine, rig_binary};
 use rig_tests::LocalAws;
 
 /// `rig.toml` for riglet acme/shop with only a staging environment, fargate, no database.
@@ -25,28 +22,8 @@ fn write_config(path: &Path, cert: &str, apps: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-fn plugin_libraries() -> Vec<std::path::PathBuf> {
-    let dir = rig_binary().parent().unwrap().to_path_buf();
-    vec![dir.join(rig_engine::plugin::plugin_file_name("fargate"))]
-}
-
 async fn open(aws: &LocalAws, config: &Path) -> (Session, Engine) {
-    let mut session = Session::load(&SessionOptions {
-        config: config.to_path_buf(),
-        plugins: plugin_libraries(),
-        ..Default::default()
-    })
-    .unwrap();
-    let clients = Clients::from_sdk_config(&sdk_config(aws).await);
-    let engine = session
-        .connect_with(
-            clients,
-            Arc::new(Collect::default()),
-            EngineOptions::default(),
-        )
-        .await
-        .unwrap();
-    (session, engine)
+    open_engine(aws, config, &["fargate"]).await
 }
 
 fn deploy(app: &str, image: &str) -> AppDeployRequest {

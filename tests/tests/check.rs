@@ -5,16 +5,13 @@
 //! failed check with nothing created.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use aws_config::Region;
-use rig_engine::cloud::Clients;
 use rig_engine::engine::check::CheckReport;
-use rig_engine::engine::EngineOptions;
-use rig_engine::events::Collect;
-use rig_engine::session::{Session, SessionOptions};
 use rig_tests::apps::AppApi;
-use rig_tests::matrix::{certificate_for, config_text, rig_binary, sdk_config, Api, Rig};
+use rig_tests::matrix::{
+    certificate_for, config_text, open_engine, rig_binary, sdk_config, Api, Rig,
+};
 use rig_tests::LocalAws;
 use serde_json::Value;
 
@@ -33,24 +30,7 @@ fn write_config(path: &Path, cert: &str, extra: &str) {
 fn checks_in_process(aws: &LocalAws, config: &Path) -> (CheckReport, usize) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let mut session = Session::load(&SessionOptions {
-            config: config.to_path_buf(),
-            plugins: vec![rig_binary()
-                .parent()
-                .unwrap()
-                .join(rig_engine::plugin::plugin_file_name("fargate"))],
-            ..Default::default()
-        })
-        .unwrap();
-        let clients = Clients::from_sdk_config(&sdk_config(aws).await);
-        let engine = session
-            .connect_with(
-                clients,
-                Arc::new(Collect::default()),
-                EngineOptions::default(),
-            )
-            .await
-            .unwrap();
+        let (session, engine) = open_engine(aws, config, &["fargate"]).await;
         let report = engine
             .check(&session.riglet, &session.plan, &session.backends, false)
             .await;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use rig_tests::matrix::{certificate_for, config_text, rig_binary, Rig};
+use rig_tests::matrix::{certificate_for, config_text, offline_command, rig_binary, Rig};
 use rig_tests::{repo_root, LocalAws};
 use serde_json::{json, Value};
 
@@ -114,18 +114,7 @@ fn json_of(o: &Output) -> Value {
 
 /// `rig` with no AWS behind it (a closed port), in `dir`.
 fn offline(dir: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(rig_binary())
-        .current_dir(dir)
-        .args(args)
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_ACCESS_KEY_ID", "x")
-        .env("AWS_SECRET_ACCESS_KEY", "x")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("RIG_CONFIG")
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
+    offline_command(dir).args(args).output().unwrap()
 }
 
 fn tempdir(name: &str) -> PathBuf {

@@ -5,23 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use rig_tests::matrix::{config_text, rig_binary, OFFLINE_CERT};
+use rig_tests::matrix::{config_text, offline_command, OFFLINE_CERT};
 use serde_json::Value;
 
 /// `rig` with no AWS behind it (a closed port), in `dir`.
 fn offline(dir: &Path, args: &[&str]) -> Output {
-    let out = std::process::Command::new(rig_binary())
-        .current_dir(dir)
-        .args(args)
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_ACCESS_KEY_ID", "x")
-        .env("AWS_SECRET_ACCESS_KEY", "x")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("RIG_CONFIG")
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = offline_command(dir).args(args).output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -43,7 +43,7 @@ fn up_in_process(
     rt.block_on(async {
         let mut session = Session::load(&SessionOptions {
             config: config.to_path_buf(),
-            plugins: plugin_libraries(),
+            plugins: rig_tests::matrix::plugin_libraries(&["fargate", "aurora-serverless"]),
             ..Default::default()
         })
         .unwrap();
@@ -61,14 +61,6 @@ fn up_in_process(
         let report = engine.up(&session.plan, None).await.unwrap();
         (report, calls.snapshot(), t0.elapsed().as_secs_f64())
     })
-}
-
-fn plugin_libraries() -> Vec<std::path::PathBuf> {
-    let dir = rig_binary().parent().unwrap().to_path_buf();
-    ["fargate", "aurora-serverless"]
-        .iter()
-        .map(|id| dir.join(rig_engine::plugin::plugin_file_name(id)))
-        .collect()
 }
 
 #[test]
