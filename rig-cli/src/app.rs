@@ -205,6 +205,7 @@ pub async fn run(g: &Global, cmd: AppCommand) -> Result<u8> {
 
 async fn change(g: &Global, target: &Target, op: AppOperation, timeout: Duration) -> Result<u8> {
     let mut p = prepare(g, &target.select())?;
+    rig_engine::engine::apps::check_app(&p.plan, &target.env, &target.app)?;
     if let AppOperation::Deploy { image } = &op {
         rig_engine::engine::apps::check_image(image)?;
     }

@@ -61,9 +61,27 @@ fn aws_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a AwsError> {
 fn is_usage(e: &(dyn StdError + 'static)) -> bool {
     e.is::<Usage>()
         || e.is::<rig_engine::config::ConfigError>()
+        || e.is::<rig_engine::secrets::SecretError>()
         || matches!(
             e.downcast_ref::<SessionError>(),
-            Some(SessionError::Config(_) | SessionError::Plugin(_) | SessionError::Plan(_))
+            Some(
+                SessionError::Config(_)
+                    | SessionError::Plugin(_)
+                    | SessionError::Plan(_)
+                    | SessionError::Profile { .. }
+                    | SessionError::Endpoint(_)
+            )
+        )
+        || matches!(
+            e.downcast_ref::<rig_engine::engine::apps::AppError>(),
+            Some(rig_engine::engine::apps::AppError::Unknown { .. })
+        )
+        || matches!(
+            e.downcast_ref::<rig_engine::engine::pipelines::PipelineError>(),
+            Some(
+                rig_engine::engine::pipelines::PipelineError::None
+                    | rig_engine::engine::pipelines::PipelineError::Which { .. }
+            )
         )
 }
 
@@ -124,7 +142,10 @@ impl Failure {
             GraphicalTheme::unicode()
         };
         let mut out = String::new();
-        let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+        // Plain output keeps each line whole, so a message can be searched and copied as is.
+        let handler = GraphicalReportHandler::new_themed(theme)
+            .with_width(100)
+            .with_wrap_lines(!plain);
         if handler.render_report(&mut out, self).is_err() {
             out = format!("error: {}", self.message);
         }

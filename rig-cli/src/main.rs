@@ -17,12 +17,14 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 use rig_core::SecretRequirement;
 use rig_engine::config::{self, Overrides};
 use rig_engine::engine::down::{Teardown, TeardownOptions};
+use rig_engine::engine::lock::LockOptions;
 use rig_engine::engine::{env_flag, orphan_note, Engine, EngineOptions, Outcome};
 use rig_engine::render;
 use rig_engine::secrets::Prompt;
@@ -73,6 +75,10 @@ struct Global {
     /// Do not stream stack events.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Seconds `up` and `down` wait for the riglet's lock while another run holds it (0: give
+    /// up at once).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 600)]
+    lock_wait: u64,
 }
 
 impl Global {
@@ -414,6 +420,11 @@ async fn run(cli: Cli) -> Result<u8> {
             skip_checks,
         } => {
             let mut p = prepare(&g, &select)?;
+            let lock_opts = lock_options(&g)?;
+            // Secrets given in the environment are checked before any AWS call.
+            for s in &p.plan.secrets {
+                rig_engine::secrets::given(&s.requirement)?;
+            }
             if !yes
                 && !confirm(&format!(
                     "Deploy riglet {} ({} stacks in {}) with compute `{}` and database `{}`?",
@@ -441,63 +452,71 @@ async fn run(cli: Cli) -> Result<u8> {
             } else {
                 None
             };
-            let plan = engine.settle(&p.plan, None).await?;
-            let report = tokio::select! {
-                r = engine.up(&plan, prompt) => r?,
-                _ = tokio::signal::ctrl_c() => {
-                    let busy = engine.in_flight();
-                    eprintln!("\ninterrupted; stopped waiting.{}", if busy.is_empty() { String::new() } else { format!(" Still changing in AWS: {}.", busy.join(", ")) });
-                    eprintln!("Run `rig up` again to resume: it waits for those stacks and converges.");
-                    return Ok(crate::output::exit::INTERRUPTED);
+            let lock = engine.lock(&p.plan.names, "rig up", lock_opts).await?;
+            // Everything that changes the riglet, `--prune` included, runs under the lock.
+            let outcome: Result<u8> = async {
+                let plan = engine.settle(&p.plan, None).await?;
+                let report = tokio::select! {
+                    r = engine.up(&plan, prompt) => r,
+                    _ = tokio::signal::ctrl_c() => {
+                        let busy = engine.in_flight();
+                        eprintln!("\ninterrupted; stopped waiting.{}", if busy.is_empty() { String::new() } else { format!(" Still changing in AWS: {}.", busy.join(", ")) });
+                        eprintln!("Run `rig up` again to resume: it waits for those stacks and converges.");
+                        return Ok(crate::output::exit::INTERRUPTED);
+                    }
+                };
+                let report = report?;
+                live::finish();
+                if g.json() {
+                    print_doc("up", &report)?;
+                } else if !report.changed() && !report.failed() {
+                    println!("no changes: the riglet is up to date");
+                } else {
+                    println!("{}", tables::up_summary(&report));
                 }
-            };
-            live::finish();
-            if g.json() {
-                print_doc("up", &report)?;
-            } else if !report.changed() && !report.failed() {
-                println!("no changes: the riglet is up to date");
-            } else {
-                println!("{}", tables::up_summary(&report));
-            }
-            for o in &report.orphans {
-                eprintln!("warning: {}: {}", o.name, orphan_note(o));
-            }
-            if report.failed() {
-                let failed: Vec<_> = report
-                    .stacks
-                    .iter()
-                    .filter(|s| s.outcome == Outcome::Failed)
-                    .collect();
-                for s in &failed {
-                    eprintln!(
-                        "\n{}:\n  {}",
-                        s.name,
-                        s.error.clone().unwrap_or_default().replace('\n', "\n  ")
-                    );
+                for o in &report.orphans {
+                    eprintln!("warning: {}: {}", o.name, orphan_note(o));
                 }
-                bail!(
-                    "{} stack(s) failed and {} were not attempted; each failure above says what to do next",
-                    failed.len(),
-                    report
+                if report.failed() {
+                    let failed: Vec<_> = report
                         .stacks
                         .iter()
-                        .filter(|s| s.outcome == Outcome::Skipped)
-                        .count()
-                );
+                        .filter(|s| s.outcome == Outcome::Failed)
+                        .collect();
+                    for s in &failed {
+                        eprintln!(
+                            "\n{}:\n  {}",
+                            s.name,
+                            s.error.clone().unwrap_or_default().replace('\n', "\n  ")
+                        );
+                    }
+                    bail!(
+                        "{} stack(s) failed and {} were not attempted; each failure above says what to do next",
+                        failed.len(),
+                        report
+                            .stacks
+                            .iter()
+                            .filter(|s| s.outcome == Outcome::Skipped)
+                            .count()
+                    );
+                }
+                if prune && !report.orphans.is_empty() {
+                    let t = engine
+                        .teardown_plan(
+                            &p.plan,
+                            TeardownOptions {
+                                orphans_only: true,
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                    return tear_down(&engine, &g, &t, yes, &BTreeMap::new(), "rig up --prune").await;
+                }
+                Ok(0)
             }
-            if prune && !report.orphans.is_empty() {
-                let t = engine
-                    .teardown_plan(
-                        &p.plan,
-                        TeardownOptions {
-                            orphans_only: true,
-                            ..Default::default()
-                        },
-                    )
-                    .await?;
-                return tear_down(&engine, &g, &t, yes, &BTreeMap::new(), "rig up --prune").await;
-            }
-            Ok(0)
+            .await;
+            lock.release(refused_before_change(&outcome)).await?;
+            outcome
         }
         Command::Plan { select } => {
             let mut p = prepare(&g, &select)?;
@@ -527,22 +546,23 @@ async fn run(cli: Cli) -> Result<u8> {
         } => {
             let mut p = prepare(&g, &select)?;
             let retain = parse_retain(&retain)?;
-            let engine = connect(&g, &mut p).await?;
-            let t = engine
-                .teardown_plan(
-                    &p.plan,
-                    TeardownOptions {
-                        purge_secrets,
-                        ..Default::default()
-                    },
+            let lock_opts = lock_options(&g)?;
+            if !yes && !std::io::stdin().is_terminal() {
+                return Err(failure::Usage(
+                    "rig down: there is no terminal to confirm on; pass --yes to proceed".into(),
                 )
-                .await?;
-            for stack in retain.keys() {
-                if !t.stacks.iter().any(|s| &s.name == stack) {
-                    bail!("--retain {stack}/...: {stack} is not among the stacks this `rig down` deletes");
-                }
+                .into());
             }
-            tear_down(&engine, &g, &t, yes, &retain, "rig down").await
+            let engine = connect(&g, &mut p).await?;
+            let lock = engine.lock(&p.plan.names, "rig down", lock_opts).await?;
+            let done = down(&engine, &g, &p, purge_secrets, yes, &retain).await;
+            let whole = p.riglet.whole && matches!(done, Ok(0));
+            lock.release(refused_before_change(&done)).await?;
+            if whole {
+                // The riglet is gone: its lock bucket goes last (exact name, verified as its own).
+                engine.remove_lock_bucket(&p.plan.names).await?;
+            }
+            done
         }
         Command::Check { select } => {
             let mut p = prepare(&g, &select)?;
@@ -660,6 +680,66 @@ fn parse_retain(values: &[String]) -> Result<BTreeMap<String, Vec<String>>> {
             .push(id.to_string());
     }
     Ok(out)
+}
+
+/// `rig down` under the riglet's lock: what it would delete, then the deletion.
+async fn down(
+    engine: &Engine,
+    g: &Global,
+    p: &Session,
+    purge_secrets: bool,
+    yes: bool,
+    retain: &BTreeMap<String, Vec<String>>,
+) -> Result<u8> {
+    let t = engine
+        .teardown_plan(
+            &p.plan,
+            TeardownOptions {
+                purge_secrets,
+                ..Default::default()
+            },
+        )
+        .await?;
+    for stack in retain.keys() {
+        if !t.stacks.iter().any(|s| &s.name == stack) {
+            bail!("--retain {stack}/...: {stack} is not among the stacks this `rig down` deletes");
+        }
+    }
+    tear_down(engine, g, &t, yes, retain, "rig down").await
+}
+
+/// Whether a command ended refused before it changed anything (another riglet's resource under
+/// one of its names, termination protection, a secret it could not have).
+fn refused_before_change(outcome: &Result<u8>) -> bool {
+    use rig_engine::engine::EngineError;
+    outcome.as_ref().err().is_some_and(|e| {
+        e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<EngineError>(),
+                Some(EngineError::NotOwned(_) | EngineError::Protected(_) | EngineError::Secret(_))
+            )
+        })
+    })
+}
+
+/// The lease of the riglet's lock (`RIG_LOCK_LEASE_SECONDS`, default 60) and `--lock-wait`.
+fn lock_options(g: &Global) -> Result<LockOptions> {
+    let lease = match std::env::var("RIG_LOCK_LEASE_SECONDS") {
+        Err(_) => LockOptions::default().lease,
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Duration::from_secs(n),
+            _ => {
+                return Err(failure::Usage(format!(
+                    "RIG_LOCK_LEASE_SECONDS is `{v}`, not a whole number of seconds above 0; unset it for the default (60)"
+                ))
+                .into())
+            }
+        },
+    };
+    Ok(LockOptions {
+        lease,
+        wait: Duration::from_secs(g.lock_wait),
+    })
 }
 
 /// Lists what a teardown deletes, asks (unless `yes`), carries it out and reports.

@@ -54,6 +54,15 @@ pub enum PipelineCommand {
 
 pub async fn run(g: &Global, cmd: PipelineCommand) -> Result<u8> {
     let mut p = prepare(g, &Select::default())?;
+    // Which pipeline is known from the configuration: a missing or ambiguous one is refused
+    // before any AWS call.
+    let app = match &cmd {
+        PipelineCommand::Status { app, .. }
+        | PipelineCommand::Release { app, .. }
+        | PipelineCommand::Approve { app, .. }
+        | PipelineCommand::Reject { app, .. } => app.clone(),
+    };
+    rig_engine::engine::pipelines::pipeline_for(&p.plan, app.as_deref())?;
     let engine = connect(g, &mut p).await?;
     match cmd {
         PipelineCommand::Status { app, executions } => {
@@ -210,7 +219,19 @@ fn print_status(s: &PipelineStatus) {
         }
         for st in &run.stages {
             let took = st.duration_ms.map(took).unwrap_or_else(|| "-".into());
-            println!("    {:<18} {:<11} {:>8}", st.stage, st.status, took);
+            // A running stage names its action; the production approval says how to answer it.
+            let running = match st.action.as_deref() {
+                _ if st.status != "InProgress" => String::new(),
+                Some(rig_engine::engine::pipelines::APPROVAL_ACTION) => {
+                    "  waiting for `rig pipeline approve` or `reject`".to_string()
+                }
+                Some(a) => format!("  {a}"),
+                None => String::new(),
+            };
+            println!(
+                "    {:<18} {:<11} {:>8}{running}",
+                st.stage, st.status, took
+            );
             if st.status == "Failed" {
                 if let Some(d) = &st.detail {
                     println!("      {d}");

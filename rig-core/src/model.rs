@@ -199,6 +199,11 @@ pub struct SecretRequirement {
     /// Characters the value must not contain.
     #[serde(default)]
     pub forbidden_chars: String,
+    /// Maximum length the value may have, in characters (`None`: no limit), e.g. 41 for an
+    /// Aurora MySQL master password (RDS `CreateDBCluster`, `MasterUserPassword`). Since
+    /// protocol 1.0; a plugin that leaves it out gets no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
 }
 
 /// One CloudFormation stack to deploy, fully described. Plugins return these; the host

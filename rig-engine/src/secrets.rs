@@ -25,6 +25,12 @@ pub enum SecretError {
         problem: String,
         fix: String,
     },
+    #[error("{var} is set but empty\n  hint: give it the secret's value, or unset it{}", generic.as_ref().map(|g| format!(" to use {g}")).unwrap_or_default())]
+    Empty {
+        var: String,
+        /// The general variable the empty one hides, when it is set.
+        generic: Option<String>,
+    },
 }
 
 /// The environment variables that can carry a secret: `RIG_SECRET_<NAME>_<ENV>` first, then
@@ -53,11 +59,7 @@ pub fn env_of(req: &SecretRequirement) -> Option<String> {
 pub fn obtain(req: &SecretRequirement, prompt: Option<&dyn Prompt>) -> Result<String, SecretError> {
     let env = env_of(req);
     let (specific, generic) = env_vars(req, env.as_deref());
-    let value = std::env::var(&specific)
-        .ok()
-        .or_else(|| std::env::var(&generic).ok())
-        .filter(|v| !v.is_empty())
-        .or_else(|| prompt.and_then(|p| p.ask(req, env.as_deref())));
+    let value = given(req)?.or_else(|| prompt.and_then(|p| p.ask(req, env.as_deref())));
     let Some(value) = value else {
         return Err(SecretError::Missing {
             name: req.name.clone(),
@@ -67,6 +69,39 @@ pub fn obtain(req: &SecretRequirement, prompt: Option<&dyn Prompt>) -> Result<St
         });
     };
     check(req, &value)?;
+    Ok(value)
+}
+
+/// The value the environment gives for a secret (`RIG_SECRET_<NAME>_<ENV>`, else
+/// `RIG_SECRET_<NAME>`), checked against the requirement. Errors: a variable set but empty
+/// (it would otherwise hide the general one or read as unset), or a value the rules refuse.
+/// Needs no AWS call, so `rig up` runs it for every secret before its first one.
+pub fn given(req: &SecretRequirement) -> Result<Option<String>, SecretError> {
+    let env = env_of(req);
+    let (specific, generic) = env_vars(req, env.as_deref());
+    let read = |var: &str| std::env::var_os(var).map(|v| v.to_string_lossy().into_owned());
+    let value = match read(&specific) {
+        Some(v) if v.is_empty() => {
+            return Err(SecretError::Empty {
+                generic: (specific != generic && read(&generic).is_some_and(|g| !g.is_empty()))
+                    .then(|| generic.clone()),
+                var: specific,
+            })
+        }
+        Some(v) => Some(v),
+        None => match read(&generic) {
+            Some(v) if v.is_empty() => {
+                return Err(SecretError::Empty {
+                    var: generic,
+                    generic: None,
+                })
+            }
+            other => other,
+        },
+    };
+    if let Some(v) = &value {
+        check(req, v)?;
+    }
     Ok(value)
 }
 
@@ -92,6 +127,16 @@ pub fn check(req: &SecretRequirement, value: &str) -> Result<(), SecretError> {
             req.min_length
         )));
     }
+    if let Some(max) = req.max_length.filter(|m| value.chars().count() > *m) {
+        return Err(SecretError::Rejected {
+            name: req.name.clone(),
+            problem: format!(
+                "it has {} characters, more than the {max} allowed",
+                value.chars().count()
+            ),
+            fix: format!("use {} to {max} characters", req.min_length),
+        });
+    }
     if let Some(c) = value.chars().find(|c| req.forbidden_chars.contains(*c)) {
         return Err(rejected(format!("it contains the character {c:?}")));
     }
@@ -112,6 +157,7 @@ mod tests {
             description: "pw".into(),
             min_length: 8,
             forbidden_chars: "/@\" ".into(),
+            max_length: None,
         }
     }
 
@@ -130,6 +176,19 @@ mod tests {
         let e = check(&req(), "has a space").unwrap_err().to_string();
         assert!(e.contains("' '") && !e.contains("has a space"), "{e}");
         assert!(check(&req(), "long-enough-1").is_ok());
+        let capped = SecretRequirement {
+            max_length: Some(41),
+            ..req()
+        };
+        let long = "x".repeat(42);
+        let e = check(&capped, &long).unwrap_err().to_string();
+        assert!(
+            e.contains("42 characters, more than the 41 allowed")
+                && e.contains("use 8 to 41 characters")
+                && !e.contains(&long),
+            "{e}"
+        );
+        assert!(check(&capped, &"x".repeat(41)).is_ok());
     }
 
     #[test]

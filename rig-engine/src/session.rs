@@ -35,11 +35,36 @@ pub enum SessionError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
-    Plugin(#[from] HostError),
+    Plugin(Box<HostError>),
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error("checking AWS credentials (sts:GetCallerIdentity): {0}")]
     Credentials(#[source] AwsError),
+    #[error("AWS profile `{name}` (--profile or AWS_PROFILE) is in neither the shared config nor the credentials file{}\n  hint: name a profile that `aws configure list-profiles` shows, or leave --profile and AWS_PROFILE out to use the default credentials", problem.as_ref().map(|p| format!(" ({p})")).unwrap_or_default())]
+    Profile {
+        name: String,
+        /// Why the files could not be read, if they could not.
+        problem: Option<String>,
+    },
+    #[error("`{0}` (--endpoint-url or AWS_ENDPOINT_URL) is not an endpoint URL\n  hint: give a scheme and a host, like http://127.0.0.1:5000 or https://cloudformation.us-east-1.amazonaws.com")]
+    Endpoint(String),
+}
+
+/// Whether `url` is usable as an endpoint: `http://` or `https://`, then a host, no space.
+fn is_endpoint_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', ':', '?']).next().unwrap_or_default();
+        !host.is_empty() && !r.contains(char::is_whitespace)
+    })
+}
+
+impl From<HostError> for SessionError {
+    fn from(e: HostError) -> Self {
+        SessionError::Plugin(Box::new(e))
+    }
 }
 
 /// A riglet's configuration, backends and plan.
@@ -78,6 +103,32 @@ impl Session {
         events: Arc<dyn EventSink>,
         engine: EngineOptions,
     ) -> Result<Engine, SessionError> {
+        let endpoint = self
+            .options
+            .endpoint_url
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+            .filter(|s| !s.is_empty());
+        if let Some(url) = endpoint.filter(|u| !is_endpoint_url(u)) {
+            return Err(SessionError::Endpoint(url));
+        }
+        if let Some(name) = &self.options.profile {
+            match crate::cloud::profile_exists(name).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(SessionError::Profile {
+                        name: name.clone(),
+                        problem: None,
+                    })
+                }
+                Err(problem) => {
+                    return Err(SessionError::Profile {
+                        name: name.clone(),
+                        problem: Some(problem),
+                    })
+                }
+            }
+        }
         let clients = Clients::new(&AwsOptions {
             profile: self.options.profile.clone(),
             region: Some(self.riglet.info.region.clone()),

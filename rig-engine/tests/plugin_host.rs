@@ -265,6 +265,26 @@ fn not_found_lists_every_place_searched() {
 }
 
 #[test]
+fn not_found_names_the_backends_found_and_the_nearest_one() {
+    let dir = dir_with(&["rds-postgres", "panics"]);
+    let host = host_over(&[dir.path()]);
+    let e = err_of(host.find(Role::Database, "rds-postgre"));
+    let HostError::NotFound { known, .. } = &e else {
+        panic!("expected NotFound, got {e:?}")
+    };
+    assert!(known.contains(&"rds-postgres".to_string()), "{known:?}");
+    assert_contains(
+        &e.to_string(),
+        &[
+            "Did you mean `rds-postgres`?",
+            "The database backends rig found: ",
+        ],
+    );
+    let e = err_of(host.find(Role::Database, "mongo"));
+    assert!(!e.to_string().contains("Did you mean"), "{e}");
+}
+
+#[test]
 fn invalid_ids_are_refused_before_searching() {
     let e = err_of(PluginHost::new(SearchPath::empty()).find(Role::Compute, "../Evil"));
     assert!(matches!(e, HostError::InvalidId { .. }), "{e:?}");

@@ -946,6 +946,39 @@ impl Api {
                     tags.tag_set()
                 );
             }
+            // The foundation's app bucket is as its template promises: versioned, encrypted,
+            // closed to the public.
+            let b = format!("rig-acme-{project}-us-east-1-app-{env}");
+            let versioning = self.s3.get_bucket_versioning().bucket(&b).send().await?;
+            ensure!(
+                versioning.status().map(|s| s.as_str()) == Some("Enabled"),
+                "bucket {b} is not versioned: {versioning:?}"
+            );
+            let block = self.s3.get_public_access_block().bucket(&b).send().await?;
+            let block = block
+                .public_access_block_configuration()
+                .ok_or_else(|| anyhow!("bucket {b} has no public access block"))?;
+            ensure!(
+                [
+                    block.block_public_acls(),
+                    block.ignore_public_acls(),
+                    block.block_public_policy(),
+                    block.restrict_public_buckets()
+                ]
+                .iter()
+                .all(|v| *v == Some(true)),
+                "bucket {b} is not closed to the public: {block:?}"
+            );
+            let sse = self.s3.get_bucket_encryption().bucket(&b).send().await?;
+            let algorithm = sse
+                .server_side_encryption_configuration()
+                .and_then(|c| c.rules().first())
+                .and_then(|r| r.apply_server_side_encryption_by_default())
+                .map(|d| d.sse_algorithm().as_str().to_string());
+            ensure!(
+                algorithm.as_deref() == Some("AES256"),
+                "bucket {b} encryption: {algorithm:?}"
+            );
         }
         Ok(())
     }

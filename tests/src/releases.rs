@@ -190,7 +190,20 @@ pub fn stage<'a>(e: &'a Value, name: &str) -> Option<&'a str> {
 /// Waiting for the production approval: the change set made, the approval in progress.
 pub fn waits_for_approval(s: &Value) -> bool {
     let (status, e) = latest(s);
-    status == "InProgress" && stage(e, "Deploy-Production") == Some("InProgress")
+    status == "InProgress"
+        && stage(e, "Deploy-Production") == Some("InProgress")
+        && running_action(e, "Deploy-Production") == Some("ApproveChangeSet")
+}
+
+/// The action a stage runs now (the stage's `action` while it is `InProgress`).
+pub fn running_action<'a>(e: &'a Value, name: &str) -> Option<&'a str> {
+    let st = e["stages"]
+        .as_array()?
+        .iter()
+        .find(|st| st["stage"] == name)?;
+    (st["status"] == "InProgress")
+        .then(|| st["action"].as_str())
+        .flatten()
 }
 
 pub fn run(rig: &Rig, aws: &LocalAws, project: &str) -> Result<()> {

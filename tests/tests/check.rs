@@ -1,6 +1,6 @@
 //! `rig check` against the local AWS: a riglet that passes, then a missing certificate, a
-//! certificate from another region, a missing hosted zone and an Elastic IP quota too small,
-//! each a ✗ line with its fix;
+//! missing hosted zone and an Elastic IP quota too small, each a ✗ line with its fix, and a
+//! certificate from another region, refused with the configuration before any AWS call;
 //! the checks make no mutating call (the engine's call counter), and `rig up` stops on a
 //! failed check with nothing created.
 
@@ -139,7 +139,7 @@ fn checks_find_what_would_break_up_before_anything_is_created() {
         buckets.buckets()
     );
 
-    // A certificate from another region: refused without asking ACM in the wrong region.
+    // A certificate from another region: refused with the configuration, before any AWS call.
     let west = rt.block_on(async {
         let conf = aws_sdk_acm::config::Builder::from(&sdk_config(&aws).await)
             .region(Region::new("us-west-2"))
@@ -155,13 +155,13 @@ fn checks_find_what_would_break_up_before_anything_is_created() {
             .to_string()
     });
     write_config(&config, &west, APP);
-    let (report, mutating) = checks_in_process(&aws, &config);
-    let detail = failed(&report, "certificate");
+    let out = rig.output(&["check"]).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
     assert!(
-        detail.contains("is in us-west-2") && detail.contains("us-east-1"),
-        "{detail}"
+        stderr.contains("the certificate is in us-west-2, but the riglet is in us-east-1"),
+        "{stderr}"
     );
-    assert_eq!(mutating, 0);
 
     // A certificate that does not cover the app's host name.
     let narrow = certificate_for(&aws, "other.example.com").unwrap();

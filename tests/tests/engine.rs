@@ -218,8 +218,10 @@ fn secrets_stay_out_of_output_templates_and_parameters() {
 }
 
 #[test]
-fn an_operation_the_endpoint_lacks_is_reported_as_such_within_seconds() {
-    // Plain moto has no UpdateTerminationProtection (HTTP 500): rig must say so, not retry for minutes.
+fn an_operation_the_endpoint_lacks_is_reported_as_a_server_failure_within_seconds() {
+    // Plain moto has no UpdateTerminationProtection and answers HTTP 500 without an error code:
+    // rig reports the server failure after its retries, naming the operation and the stand-in
+    // that may lack it, and does not retry for minutes.
     assert!(
         rig_binary().exists(),
         "{} is not built; run `cargo xtask test`",
@@ -246,7 +248,9 @@ fn an_operation_the_endpoint_lacks_is_reported_as_such_within_seconds() {
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
     assert!(
-        stderr.contains("UpdateTerminationProtection") && stderr.contains("does not implement"),
+        stderr.contains("UpdateTerminationProtection: the server failed (HTTP 500)")
+            && stderr.contains("5 attempts")
+            && stderr.contains("does not model"),
         "{stderr}"
     );
     assert!(elapsed.as_secs() < 20, "took {elapsed:?}");

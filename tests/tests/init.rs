@@ -69,6 +69,9 @@ fn error_message(out: &Output) -> String {
 fn flags_write_a_commented_file_that_rig_render_accepts() {
     let d = tempdir("flags");
     let mut args = FLAGS.to_vec();
+    // A load balancer in eu-west-1 takes a certificate of eu-west-1.
+    let cert = OFFLINE_CERT.replace("us-east-1", "eu-west-1");
+    args[8] = &cert;
     args.extend([
         "--region",
         "eu-west-1",
@@ -122,7 +125,7 @@ fn flags_write_a_commented_file_that_rig_render_accepts() {
         ("acme", "shop", "eu-west-1")
     );
     assert_eq!(info.domain, "example.com");
-    assert_eq!(info.domain_cert_arn, OFFLINE_CERT);
+    assert_eq!(info.domain_cert_arn, cert);
     assert_eq!(info.key_name.as_deref(), Some("ops"));
     assert_eq!(info.email.as_deref(), Some("ops@example.com"));
     assert_eq!(riglet.compute.id, "ecs-ec2");

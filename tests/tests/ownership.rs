@@ -267,8 +267,13 @@ impl Riglet {
         names
     }
 
+    /// The riglet's lock bucket, which `up` makes and a full `down` removes last.
+    fn lock_bucket(&self) -> String {
+        format!("rig-{}-{}-{REGION}-lock", self.owner, self.project)
+    }
+
     /// Everything of the whole riglet (no database, no pipelines): every environment plus the
-    /// riglet-wide parameters.
+    /// riglet-wide parameters and the lock bucket `up` made.
     fn all_gone(&self, before: &Snapshot) -> Gone {
         let mut g = Gone::default();
         for e in &self.envs {
@@ -276,6 +281,8 @@ impl Riglet {
             g.stacks.extend(x.stacks);
             g.buckets.extend(x.buckets);
         }
+        g.buckets
+            .push(format!("rig-{}-{}-{REGION}-lock", self.owner, self.project));
         g.parameters = self.riglet_parameters(before);
         g
     }
@@ -1714,6 +1721,7 @@ fn down_removes_exactly_its_riglet_and_environment_among_lookalike_names() {
     // B's riglet (acme/shop-qa) has no environment left; a full down of it leaves A alone.
     let gone = Gone {
         parameters: b.riglet_parameters(&before),
+        buckets: vec![b.lock_bucket()],
         ..Gone::default()
     };
     let out = b.run(&w, &["down", "--yes"]);
@@ -1726,6 +1734,7 @@ fn down_removes_exactly_its_riglet_and_environment_among_lookalike_names() {
     let after = sdk.snapshot();
     let gone = a.env_gone("qa-eu").and(Gone {
         parameters: a.riglet_parameters(&before),
+        buckets: vec![a.lock_bucket()],
         ..Gone::default()
     });
     assert_only_gone("rig down of acme/shop", &before, &after, &gone);
@@ -1982,7 +1991,7 @@ fn down_keeps_a_retained_backup_bucket_full_and_secrets_unless_purged() {
     // The listing says beforehand that the backups stay, and the report that they stayed.
     down.code(0)
         .stderr_has(&format!(
-            "bucket     {backups} (1 object; kept with its contents: the template retains it)"
+            "bucket     {backups} (2 objects; kept with its contents: the template retains it)"
         ))
         .stderr_has(&format!("kept AWS::S3::Bucket {backups}"));
     let report = down.json();

@@ -25,6 +25,9 @@ pub(crate) const DEFAULT_ENGINE_VERSION: &str = "8.0.mysql_aurora.3.08.0";
 pub(crate) const ENGINE_VERSION_PREFIX: &str = "8.0.mysql_aurora.3.";
 /// Name of the master password secret when it is kept in SSM.
 pub(crate) const SECRET_NAME: &str = "DB_MASTER_PASSWORD";
+/// The longest master password Aurora MySQL accepts: 8 to 41 printable ASCII characters, none
+/// of `/`, `"`, `@` (RDS API reference, `CreateDBCluster`, `MasterUserPassword`).
+pub(crate) const MAX_PASSWORD_LENGTH: usize = 41;
 /// Output keys the stack promises (templates/README.md).
 pub(crate) const OUTPUTS: &[&str] = &[
     "ClusterIdentifier",
@@ -281,6 +284,7 @@ pub(crate) fn plan(f: &Flavour, req: &EnvRequest) -> Result<Vec<StackPlan>, Plug
             description: format!("Aurora master password for {env}"),
             min_length: 8,
             forbidden_chars: "/@\" ".to_string(),
+            max_length: Some(MAX_PASSWORD_LENGTH),
         }]
     } else {
         Vec::new()
@@ -496,6 +500,7 @@ mod tests {
                 description: "Aurora master password for production".into(),
                 min_length: 8,
                 forbidden_chars: "/@\" ".into(),
+                max_length: Some(MAX_PASSWORD_LENGTH),
             }]
         );
     }

@@ -176,6 +176,7 @@ impl Database for CouchDb {
                 description: format!("CouchDB admin password for {env}"),
                 min_length: 8,
                 forbidden_chars: "\"\\ '".to_string(),
+                max_length: None,
             }],
             before_delete: Default::default(),
         }])
@@ -286,6 +287,7 @@ mod tests {
                 description: "CouchDB admin password for production".into(),
                 min_length: 8,
                 forbidden_chars: "\"\\ '".into(),
+                max_length: None,
             }]
         );
     }

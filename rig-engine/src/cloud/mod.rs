@@ -10,6 +10,7 @@
 pub mod apps;
 pub mod cfn;
 pub mod checkip;
+mod error;
 pub mod pipeline;
 pub mod preflight;
 mod probes;
@@ -29,6 +30,8 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
+pub use error::{aws_err, AwsError, HttpStatus};
+
 /// Where and as whom to reach AWS.
 #[derive(Debug, Clone, Default)]
 pub struct AwsOptions {
@@ -36,6 +39,9 @@ pub struct AwsOptions {
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
 }
+
+/// Attempts per AWS call, the first one included (see [`Clients::new`]).
+pub const MAX_ATTEMPTS: u32 = 5;
 
 /// The service clients the engine uses, and the count of the calls made through them.
 #[derive(Clone, Debug)]
@@ -68,11 +74,12 @@ impl Clients {
             .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
             .filter(|s| !s.is_empty());
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            // Three attempts: enough for throttling, short enough that an operation the
-            // endpoint does not implement (HTTP 500/501) is reported within seconds.
+            // The SDK's standard mode retries throttling errors and transient 5xx answers with
+            // exponential backoff and full jitter (0.2 s, 0.4 s, 0.8 s, 1.6 s at most): five
+            // attempts, so a failure that lasts is still reported within seconds.
             .retry_config(
                 RetryConfig::standard()
-                    .with_max_attempts(3)
+                    .with_max_attempts(MAX_ATTEMPTS)
                     .with_initial_backoff(Duration::from_millis(200)),
             )
             .timeout_config(
@@ -148,6 +155,19 @@ impl Clients {
             calls,
         }
     }
+}
+
+/// Whether profile `name` is in the shared config or credentials file (`~/.aws/config`,
+/// `~/.aws/credentials`, or the files `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE` name), read
+/// as the SDK reads them. Errors: a file that cannot be parsed, as text.
+pub async fn profile_exists(name: &str) -> Result<bool, String> {
+    use aws_runtime::env_config::file::EnvConfigFiles;
+    use aws_types::os_shim_internal::{Env, Fs};
+    let set =
+        aws_config::profile::load(&Fs::real(), &Env::real(), &EnvConfigFiles::default(), None)
+            .await
+            .map_err(|e| e.to_string())?;
+    Ok(set.get_profile(name).is_some())
 }
 
 /// Counts every request attempt sent to AWS, by service and operation (an SDK interceptor on
@@ -233,124 +253,5 @@ impl Intercept for CallCounter {
                 .or_default() += 1;
         }
         Ok(())
-    }
-}
-
-/// An AWS call that failed, with what rig was doing.
-#[derive(Debug, thiserror::Error)]
-pub enum AwsError {
-    #[error("{op}: the endpoint does not implement this operation ({detail}){}", endpoint.as_ref().map(|e| format!(" — {e} is a stand-in without it")).unwrap_or_default())]
-    NotImplemented {
-        op: String,
-        detail: String,
-        endpoint: Option<String>,
-    },
-    #[error("{op}: {message}{}", request_id.as_ref().map(|r| format!(" (AWS request id {r})")).unwrap_or_default())]
-    Service {
-        op: String,
-        code: Option<String>,
-        message: String,
-        /// The `x-amzn-RequestId` (S3: `x-amz-request-id`) of the failed request, for AWS support.
-        request_id: Option<String>,
-    },
-    #[error("{op}: cannot reach AWS: {message}\n  hint: check your credentials (--profile), region (--region) and network, or the endpoint (--endpoint-url)")]
-    Transport { op: String, message: String },
-}
-
-impl AwsError {
-    /// The service error code (`ValidationError`, `NoSuchBucket`, ...), if any.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            AwsError::Service { code, .. } => code.as_deref(),
-            _ => None,
-        }
-    }
-
-    /// The AWS request id of the failed request, when AWS answered.
-    pub fn request_id(&self) -> Option<&str> {
-        match self {
-            AwsError::Service { request_id, .. } => request_id.as_deref(),
-            _ => None,
-        }
-    }
-
-    pub fn message(&self) -> String {
-        match self {
-            AwsError::Service { message, .. } => message.clone(),
-            other => other.to_string(),
-        }
-    }
-}
-
-/// Converts an SDK error into an [`AwsError`] for operation `op`.
-pub fn aws_err<E, R>(
-    op: &str,
-    endpoint: Option<&str>,
-    e: aws_sdk_cloudformation::error::SdkError<E, R>,
-) -> AwsError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + HttpStatus,
-{
-    use aws_sdk_cloudformation::error::SdkError;
-    match &e {
-        SdkError::ServiceError(se) => {
-            let status = se.raw().http_status();
-            let err = se.err();
-            let code = err.code().map(str::to_string);
-            let message = err.message().map(str::to_string).unwrap_or_else(|| {
-                format!("{}", aws_sdk_cloudformation::error::DisplayErrorContext(&e))
-            });
-            let unimplemented = status == 501
-                || (status == 500
-                    && (message.to_ascii_lowercase().contains("not yet implemented")
-                        || message.to_ascii_lowercase().contains("not implemented")
-                        || code.as_deref() == Some("NotImplemented")
-                        || code.is_none()));
-            if unimplemented {
-                AwsError::NotImplemented {
-                    op: op.to_string(),
-                    detail: format!("HTTP {status}"),
-                    endpoint: endpoint.map(str::to_string),
-                }
-            } else {
-                AwsError::Service {
-                    op: op.to_string(),
-                    code,
-                    message,
-                    request_id: se.raw().request_id(),
-                }
-            }
-        }
-        SdkError::ResponseError(re) if re.raw().http_status() >= 500 => AwsError::NotImplemented {
-            op: op.to_string(),
-            detail: format!("HTTP {}", re.raw().http_status()),
-            endpoint: endpoint.map(str::to_string),
-        },
-        _ => AwsError::Transport {
-            op: op.to_string(),
-            message: format!("{}", aws_sdk_cloudformation::error::DisplayErrorContext(&e)),
-        },
-    }
-}
-
-/// Access to the HTTP status and request id of a raw response, whatever the client crate.
-pub trait HttpStatus {
-    fn http_status(&self) -> u16;
-    /// The request id AWS gives every answer (`x-amzn-RequestId`, or S3's `x-amz-request-id`).
-    fn request_id(&self) -> Option<String>;
-}
-
-impl HttpStatus for aws_smithy_runtime_api::http::Response {
-    fn http_status(&self) -> u16 {
-        self.status().as_u16()
-    }
-
-    fn request_id(&self) -> Option<String> {
-        ["x-amzn-requestid", "x-amz-request-id"]
-            .iter()
-            .find_map(|h| self.headers().get(*h))
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
     }
 }

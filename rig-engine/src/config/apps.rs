@@ -246,7 +246,9 @@ fn resolve_one(
         problems.push(format!("`{key}.name`: {e}"));
     }
     if let Some(b) = &a.branch {
-        if names::safe_branch(b).is_empty() {
+        if let Err(e) = super::names::check_branch(&format!("{key}.branch"), b) {
+            problems.push(e);
+        } else if names::safe_branch(b).is_empty() {
             problems.push(format!(
                 "`{key}.branch`: `{b}` has no letter or digit; give the branch's real name or remove `branch`"
             ));

@@ -256,7 +256,11 @@ fn bad_strings_are_refused_with_how_to_fix_them() {
     );
     app_line_refused(
         "branch = \"//\"",
-        &["`apps[0].branch`: `//` has no letter or digit"],
+        &["`apps[0].branch`: `//` is not a git branch name: it contains `//`"],
+    );
+    app_line_refused(
+        "branch = \"_\"",
+        &["`apps[0].branch`: `_` has no letter or digit"],
     );
     let msg = refused("[[apps]]\nname = \"My_Api\"\nport = 80\n");
     assert!(

@@ -3,7 +3,7 @@
 
 use indexmap::IndexMap;
 use rig_core::names;
-use rig_core::Settings;
+use rig_core::{Role, Settings};
 
 use super::file::toml_to_settings;
 use super::{BackendToml, EnvToml, Overrides, RigToml};
@@ -14,6 +14,59 @@ pub struct BackendChoice {
     pub id: String,
     /// Environment name → the backend's table overlaid with the environment's table.
     pub settings: IndexMap<String, Settings>,
+}
+
+/// A backend settings table in rig.toml, whichever backend is selected: where it is and the
+/// backend id it is named for. The plugin host checks each names a backend it can find
+/// ([`crate::planner::Backends::load`]), so a misspelled table is refused, not ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsTable {
+    pub role: Role,
+    /// The table as written in rig.toml, e.g. `[environments.production.database.aurora-serverless]`.
+    pub table: String,
+    pub id: String,
+}
+
+/// Every `[compute.<id>]`, `[database.<id>]` and `[environments.E.<role>.<id>]` table, in file
+/// order.
+pub(super) fn settings_tables(
+    t: &RigToml,
+    env_tables: &IndexMap<String, EnvToml>,
+    problems: &mut Vec<String>,
+) -> Vec<SettingsTable> {
+    let mut found = Vec::new();
+    for (role, table) in [
+        (Role::Compute, Some(&t.compute)),
+        (Role::Database, t.database.as_ref()),
+    ] {
+        for (id, v) in table.map(|b| &b.tables).into_iter().flatten() {
+            if v.is_table() {
+                found.push(SettingsTable {
+                    role,
+                    table: format!("[{role}.{id}]"),
+                    id: id.clone(),
+                });
+            }
+        }
+    }
+    for (env, et) in env_tables {
+        for (role, tables) in [(Role::Compute, &et.compute), (Role::Database, &et.database)] {
+            for (id, v) in tables {
+                if !v.is_table() {
+                    problems.push(format!(
+                        "`environments.{env}.{role}.{id}`: backend settings go in the backend's own table, e.g. `[environments.{env}.{role}.<backend>]` with `{id} = ...` inside"
+                    ));
+                    continue;
+                }
+                found.push(SettingsTable {
+                    role,
+                    table: format!("[environments.{env}.{role}.{id}]"),
+                    id: id.clone(),
+                });
+            }
+        }
+    }
+    found
 }
 
 /// The compute backend (required) and the database backend (optional).
@@ -74,7 +127,7 @@ fn resolve_backend(
     table: Option<&BackendToml>,
     flag: Option<&str>,
     envs: &IndexMap<String, EnvToml>,
-    env_part: impl Fn(&EnvToml) -> &IndexMap<String, toml::Table>,
+    env_part: impl Fn(&EnvToml) -> &IndexMap<String, toml::Value>,
     problems: &mut Vec<String>,
 ) -> Option<BackendChoice> {
     let id = flag
@@ -107,6 +160,9 @@ fn resolve_backend(
     for (env, et) in envs {
         let mut s = base.clone();
         for (k, tab) in env_part(et) {
+            let Some(tab) = tab.as_table() else {
+                continue; // reported with the settings tables
+            };
             if *k == id {
                 for (kk, vv) in toml_to_settings(tab) {
                     s.insert(kk, vv);

@@ -103,12 +103,13 @@ pub struct EnvToml {
     /// Production-grade defaults (replicas, retention, protection). Default: name is `production`.
     #[serde(default)]
     pub production: Option<bool>,
-    /// Per-backend compute settings for this environment: `[environments.E.compute.<id>]`.
+    /// Per-backend compute settings for this environment: `[environments.E.compute.<id>]` (a
+    /// value that is not a table is reported by the loader).
     #[serde(default)]
-    pub compute: IndexMap<String, toml::Table>,
+    pub compute: IndexMap<String, toml::Value>,
     /// Per-backend database settings for this environment: `[environments.E.database.<id>]`.
     #[serde(default)]
-    pub database: IndexMap<String, toml::Table>,
+    pub database: IndexMap<String, toml::Value>,
 }
 
 /// Reads the text of the file at `path`.

@@ -23,7 +23,13 @@ pub(super) fn check(t: &RigToml, ov: &Overrides, problems: &mut Vec<String>) -> 
             problems.push(m);
         }
     };
-    report(check_region(&region));
+    report(check_region(&region).map_err(|m| {
+        if ov.region.is_some() {
+            m.replacen("`region`", "`--region`", 1)
+        } else {
+            m
+        }
+    }));
     report(check_domain(&t.domain));
     let domain_cert_arn = match check_domain_cert(&t.domain_cert, &region) {
         Ok(arn) => arn,
@@ -55,14 +61,53 @@ pub fn check_region(region: &str) -> Result<(), String> {
     }
 }
 
-/// `domain`: a DNS domain. The error is the loader's message.
+/// `domain`: a DNS domain as Route 53 and an ELB host-header condition take it: at least two
+/// labels of 1–63 letters, digits and `-` (not first or last), 253 characters at most, no
+/// trailing dot (Route 53 Developer Guide, "DNS domain name format"; ELB `HostHeaderConditionConfig`).
+/// The error is the loader's message.
 pub fn check_domain(domain: &str) -> Result<(), String> {
-    if domain.is_empty() || !domain.contains('.') || domain.contains(['/', ' ', ':']) {
-        Err(format!(
-            "`domain`: `{domain}` is not a DNS domain like example.com"
+    let problem = if let Some((scheme, _)) = domain.split_once("://") {
+        Some(format!("remove `{scheme}://`; give the bare domain"))
+    } else if domain.ends_with('.') && domain.len() > 1 {
+        Some("remove the trailing dot".to_string())
+    } else if domain.len() > 253 {
+        Some(format!(
+            "it has {} characters, more than DNS allows (253)",
+            domain.len()
         ))
+    } else if !domain.contains('.') {
+        Some("a domain has at least two labels, like example.com".to_string())
+    } else if let Some(label) = domain.split('.').find(|l| l.is_empty() || l.len() > 63) {
+        Some(if label.is_empty() {
+            "it has an empty label (two dots in a row, or a leading dot)".to_string()
+        } else {
+            format!(
+                "its label `{label}` has {} characters, more than 63",
+                label.len()
+            )
+        })
+    } else if let Some(label) = domain.split('.').find(|l| {
+        l.starts_with('-')
+            || l.ends_with('-')
+            || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    }) {
+        Some(format!(
+            "its label `{label}` may hold only letters, digits and `-`, not first or last"
+        ))
+    } else if domain
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
+    {
+        Some("it ends in a number, like an IP address".to_string())
     } else {
-        Ok(())
+        None
+    };
+    match problem {
+        Some(p) => Err(format!(
+            "`domain`: `{domain}` is not a DNS domain like example.com: {p}"
+        )),
+        None => Ok(()),
     }
 }
 
@@ -72,9 +117,26 @@ pub fn check_domain(domain: &str) -> Result<(), String> {
 pub fn check_domain_cert(domain_cert: &str, region: &str) -> Result<String, String> {
     let cert = domain_cert.trim();
     if cert.starts_with("arn:") {
-        if !cert.contains(":acm:") || !cert.contains(":certificate/") {
+        // arn:PARTITION:acm:REGION:ACCOUNT:certificate/ID
+        let parts: Vec<&str> = cert.splitn(6, ':').collect();
+        let well_formed = parts.len() == 6
+            && parts[1].starts_with("aws")
+            && parts[2] == "acm"
+            && is_region(parts[3])
+            && parts[4].len() == 12
+            && parts[4].chars().all(|c| c.is_ascii_digit())
+            && parts[5].strip_prefix("certificate/").is_some_and(is_uuid);
+        if !well_formed {
             return Err(format!(
                 "`domain_cert`: `{cert}` is not an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)"
+            ));
+        }
+        if parts[3] != region && is_region(region) {
+            return Err(format!(
+                "`domain_cert`: the certificate is in {}, but the riglet is in {region}; a load \
+                 balancer takes only a certificate of its own region (request or import one in \
+                 {region} with ACM)",
+                parts[3]
             ));
         }
         Ok(cert.to_string())

@@ -32,7 +32,7 @@ use rig_core::{EnvironmentSpec, RigletInfo};
 pub use app_limits::{check_task_size, fargate_memory, LOG_RETENTION_DAYS, MAX_GRACE_PERIOD};
 pub use app_values::RESERVED_ENVIRONMENT;
 pub use apps::{AppSpec, AppToml, AutoScaling, AutoScalingToml, MAX_TASKS};
-pub use backends::{check_backend_id, BackendChoice};
+pub use backends::{check_backend_id, BackendChoice, SettingsTable};
 pub use cidr::Cidr;
 pub use environments::{check_environment, check_environment_name, DEFAULT_ENVIRONMENTS};
 pub use file::{parse, BackendToml, EnvToml, PluginsToml, RigToml};
@@ -77,6 +77,8 @@ pub struct Riglet {
     pub environments: Vec<EnvironmentSpec>,
     pub compute: BackendChoice,
     pub database: Option<BackendChoice>,
+    /// Every backend settings table of the file, for the selected backends or not.
+    pub settings_tables: Vec<SettingsTable>,
     /// Explicit plugin files (absolute).
     pub plugin_paths: Vec<PathBuf>,
     /// Applications; kept when `--env` selects part of the riglet (they are per environment).
@@ -136,6 +138,7 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
     let env_tables = environments::tables(&t.environments, &mut problems);
     let envs = environments::resolve(&env_tables, ov, &mut problems);
     let (compute, database) = backends::resolve(&t, ov, &env_tables, &mut problems);
+    let settings_tables = backends::settings_tables(&t, &env_tables, &mut problems);
     let dir = file::project_dir(path);
     let plugin_paths = file::plugin_paths(&t.plugins, &dir);
     let hosted_zone_id = app_limits::hosted_zone_id(t.hosted_zone_id.as_deref(), &mut problems);
@@ -185,6 +188,7 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
         environments: envs,
         compute,
         database,
+        settings_tables,
         plugin_paths,
         apps,
         hosted_zone_id,

@@ -49,3 +49,36 @@ pub(super) fn check_riglet_names(
         }
     }
 }
+
+/// A branch as git and CodePipeline take it (`git check-ref-format --branch`; CodePipeline's
+/// `BranchName` is at most 255 characters): no space or control character, none of `~ ^ : ? * [ \`,
+/// no `..`, `@{` or `//`, not starting with `-` or `/`, not ending with `/`, `.` or `.lock`.
+/// The error is the loader's message for `key`.
+pub fn check_branch(key: &str, branch: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "`{key}`: `{branch}` is not a git branch name: {why}"
+        ))
+    };
+    if branch.is_empty() {
+        return bad("it is empty");
+    }
+    if branch.chars().count() > 255 {
+        return bad("it has more than 255 characters");
+    }
+    if let Some(c) = branch
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(*c))
+    {
+        return bad(&format!("it contains {c:?}"));
+    }
+    for (part, why) in [("..", "`..`"), ("@{", "`@{`"), ("//", "`//`")] {
+        if branch.contains(part) {
+            return bad(&format!("it contains {why}"));
+        }
+    }
+    if branch.starts_with(['-', '/']) || branch.ends_with(['/', '.']) || branch.ends_with(".lock") {
+        return bad("it starts with `-` or `/`, or ends with `/`, `.` or `.lock`");
+    }
+    Ok(())
+}

@@ -92,7 +92,9 @@ pub(super) fn resolve(
             problems.push(format!("`{key}.repository`: {e}"));
         }
         let branch = p.branch.clone().unwrap_or_else(|| "main".into());
-        if names::safe_branch(&branch).is_empty() {
+        if let Err(e) = super::names::check_branch(&format!("{key}.branch"), &branch) {
+            problems.push(e);
+        } else if names::safe_branch(&branch).is_empty() {
             problems.push(format!("`{key}.branch`: `{branch}` has no letter or digit"));
         }
         if pipelines.iter().any(|q: &PipelineSpec| {

@@ -12,6 +12,7 @@ pub mod bastion;
 pub mod check;
 mod converge;
 pub mod down;
+pub mod lock;
 pub mod pipelines;
 mod preview;
 pub mod record;

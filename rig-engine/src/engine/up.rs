@@ -102,7 +102,7 @@ impl Engine {
             let tags = b.expected(&plan.names).tags();
             if self
                 .clients
-                .ensure_bucket(&b.name, &tags, current.as_ref())
+                .ensure_bucket(&b.name, &tags, current.as_ref(), true)
                 .await?
                 == Touch::Created
             {

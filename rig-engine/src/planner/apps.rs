@@ -215,6 +215,7 @@ impl Ctx<'_> {
                 description: format!("secret {s} of app {}", app.key()),
                 min_length: 1,
                 forbidden_chars: String::new(),
+                max_length: None,
             })
             .collect();
         let plan = StackPlan {

@@ -9,7 +9,7 @@ use rig_core::names;
 use rig_core::{Issue, Role};
 
 use super::units::Unit;
-use super::{PlanError, PlannedSecret, PlannedStack};
+use super::{BadParameter, PlanError, PlannedSecret, PlannedStack};
 use crate::config::Riglet;
 
 /// Every unit's settings, through its backend's `validate`. Issues are gathered per role,
@@ -102,6 +102,7 @@ pub(super) fn stacks(
                 s.plan.name
             )));
         }
+        parameters_meet_the_template(s)?;
         for sec in &s.plan.secrets {
             names::validate_ssm_path(&sec.ssm_path).map_err(|e| bad(e.to_string()))?;
             if !secrets
@@ -120,6 +121,34 @@ pub(super) fn stacks(
         return Err(riglet_problem("the stacks' dependencies form a cycle"));
     }
     Ok(secrets)
+}
+
+/// Every parameter value the plan gives meets its template's constraints (`AllowedPattern`,
+/// `AllowedValues`, lengths, bounds), so a value CloudFormation would refuse at CreateChangeSet
+/// is refused before any AWS call, whichever setting it was composed from. An empty value is
+/// one rig fills in later (an app's image and listener-rule priority, when it is settled).
+fn parameters_meet_the_template(s: &PlannedStack) -> Result<(), PlanError> {
+    let Ok(rules) = crate::template::parameter_rules(&s.plan.template_body) else {
+        return Ok(()); // cfn-lint and CloudFormation report an unreadable template
+    };
+    for (name, value) in s.plan.parameters.iter().filter(|(_, v)| !v.is_empty()) {
+        let Some(rule) = rules.get(name) else {
+            continue;
+        };
+        // The account id is filled in once rig knows the caller's account: any 12 digits do here.
+        let checked = value.replace(crate::config::ACCOUNT_PLACEHOLDER, "000000000000");
+        if let Err(problem) = rule.check(&checked) {
+            return Err(PlanError::Parameter(Box::new(BadParameter {
+                stack: s.plan.name.clone(),
+                role: s.plan.role,
+                parameter: name.clone(),
+                value: value.clone(),
+                problem,
+                description: rule.constraint_description.clone(),
+            })));
+        }
+    }
+    Ok(())
 }
 
 fn has_cycle(stacks: &[PlannedStack]) -> bool {

@@ -41,8 +41,14 @@ pub struct Backends {
 
 impl Backends {
     /// Loads the riglet's compute and database backends through the plugin host.
+    ///
+    /// Errors: a plugin path given by hand that is missing or not a plugin, a backend not
+    /// found or not loadable, or a settings table in rig.toml for a backend not on the search
+    /// path ([`HostError::UnknownSettingsTable`]: a misspelled table would otherwise be ignored).
     pub fn load(riglet: &Riglet, host: &PluginHost) -> Result<Backends, HostError> {
+        host.check_given()?;
         let compute = host.compute(&riglet.compute.id)?;
+        check_settings_tables(riglet, host)?;
         let database = match &riglet.database {
             Some(d) => Some(host.database(&d.id)?),
             None => None,
@@ -54,6 +60,34 @@ impl Backends {
             pipeline: Arc::new(CodePipeline),
         })
     }
+}
+
+/// Refuses a settings table for a backend that is neither selected nor on the search path.
+fn check_settings_tables(riglet: &Riglet, host: &PluginHost) -> Result<(), HostError> {
+    for role in [Role::Compute, Role::Database] {
+        let selected = match role {
+            Role::Compute => Some(riglet.compute.id.as_str()),
+            _ => riglet.database.as_ref().map(|d| d.id.as_str()),
+        };
+        let others: Vec<_> = riglet
+            .settings_tables
+            .iter()
+            .filter(|t| t.role == role && Some(t.id.as_str()) != selected)
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        let known = host.known_ids(role);
+        if let Some(t) = others.into_iter().find(|t| !known.contains(&t.id)) {
+            return Err(HostError::UnknownSettingsTable {
+                table: t.table.clone(),
+                role,
+                id: t.id.clone(),
+                known,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Why the riglet could not be planned.
@@ -83,6 +117,24 @@ pub enum PlanError {
     },
     #[error(transparent)]
     Name(#[from] names::NameError),
+    /// A parameter value the stack's own template refuses (CloudFormation would, at
+    /// CreateChangeSet).
+    #[error(transparent)]
+    Parameter(Box<BadParameter>),
+}
+
+/// A parameter value its stack's template refuses.
+#[derive(Debug, thiserror::Error)]
+#[error("stack `{stack}`: parameter `{parameter}` = `{value}` {problem}{}\n  hint: the value comes from rig.toml (or the {role} backend's settings); change it there", description.as_ref().map(|d| format!(" (the template wants {d})")).unwrap_or_default())]
+pub struct BadParameter {
+    pub stack: String,
+    pub role: Role,
+    pub parameter: String,
+    pub value: String,
+    /// Which constraint it breaks.
+    pub problem: String,
+    /// The template's `ConstraintDescription`.
+    pub description: Option<String>,
 }
 
 /// Plans every stack of the riglet.

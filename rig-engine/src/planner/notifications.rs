@@ -67,6 +67,7 @@ pub(super) fn notifications_stack(
             description: "Slack incoming-webhook URL for build notifications (https://hooks.slack.com/services/...)".into(),
             min_length: 20,
             forbidden_chars: " ".into(),
+            max_length: None,
         }]
     } else {
         vec![]

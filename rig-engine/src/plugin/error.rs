@@ -11,7 +11,7 @@ use super::search::SearchEntry;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HostError {
     /// No plugin with this id and role is on the search path.
-    #[error("{}", not_found(*.role, .id, .file_name, .searched, .skipped))]
+    #[error("{}", not_found(*.role, .id, .file_name, .searched, .skipped, .known))]
     NotFound {
         /// The role asked for.
         role: Role,
@@ -23,6 +23,35 @@ pub enum HostError {
         searched: Vec<SearchEntry>,
         /// Explicitly given files that could not be loaded, with why.
         skipped: Vec<String>,
+        /// The ids of the usable plugins of this role that rig did find, sorted.
+        known: Vec<String>,
+    },
+    /// rig.toml holds settings for a backend no plugin on the search path provides.
+    #[error(
+        "`{table}` holds settings for the {role} backend `{id}`, which rig did not find{}, so \
+         they would be ignored. The {role} backends rig found: {}\n  hint: rename the table to \
+         the backend's id, or remove it",
+        closest(.id, .known).map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default(),
+        if .known.is_empty() { "none".to_string() } else { .known.join(", ") }
+    )]
+    UnknownSettingsTable {
+        /// The table as written, e.g. `[compute.fargat]`.
+        table: String,
+        role: Role,
+        /// The backend id the table names.
+        id: String,
+        /// The ids of the usable plugins of this role that rig did find, sorted.
+        known: Vec<String>,
+    },
+    /// A plugin file or folder given with `--plugin` or `[plugins] paths` does not exist.
+    #[error(
+        "plugin path `{}` does not exist (given with --plugin or rig.toml's `[plugins] paths`)\n  \
+         hint: correct the path, or remove it",
+        .path.display()
+    )]
+    GivenMissing {
+        /// The path as given (made absolute).
+        path: PathBuf,
     },
     /// The id asked for cannot name a plugin.
     #[error("`{id}` is not a valid plugin id: {reason}")]
@@ -127,8 +156,11 @@ impl HostError {
     /// The library file the error is about, if it is about one.
     pub fn path(&self) -> Option<&Path> {
         match self {
-            HostError::NotFound { .. } | HostError::InvalidId { .. } => None,
-            HostError::Open { path, .. }
+            HostError::NotFound { .. }
+            | HostError::InvalidId { .. }
+            | HostError::UnknownSettingsTable { .. } => None,
+            HostError::GivenMissing { path }
+            | HostError::Open { path, .. }
             | HostError::MissingEntry { path, .. }
             | HostError::BadTable { path, .. }
             | HostError::AbiMismatch { path, .. }
@@ -145,8 +177,17 @@ fn not_found(
     file_name: &str,
     searched: &[SearchEntry],
     skipped: &[String],
+    known: &[String],
 ) -> String {
     let mut s = format!("no {role} plugin `{id}` found.");
+    if let Some(near) = closest(id, known) {
+        let _ = write!(s, " Did you mean `{near}`?");
+    }
+    if known.is_empty() {
+        let _ = write!(s, " rig found no {role} plugin at all.");
+    } else {
+        let _ = write!(s, " The {role} backends rig found: {}.", known.join(", "));
+    }
     if searched.is_empty() {
         s.push_str(" The plugin search path is empty.");
     } else {
@@ -165,8 +206,19 @@ fn not_found(
         s,
         "\nTo make rig find it: build the plugin with `cargo build --release`, then copy \
          `{file_name}` into the project's `.rig/plugins/` folder, or add the folder holding it \
-         to RIG_PLUGIN_PATH, or name the file with `--plugin PATH` (or `plugin = \"PATH\"` in \
-         rig.toml). `rig plugins list` shows every plugin rig can see."
+         to RIG_PLUGIN_PATH, or name the file with `--plugin PATH` (or in rig.toml's \
+         `[plugins] paths = [\"PATH\"]`). `rig plugins list` shows every plugin rig can see."
     );
     s
+}
+
+/// The id in `known` nearest to `id` (Jaro-Winkler similarity of at least 0.8), for "did you
+/// mean".
+pub fn closest<'a>(id: &str, known: &'a [String]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(id, k), k))
+        .filter(|(score, k)| *score >= 0.8 && k.as_str() != id)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.as_str())
 }

@@ -183,7 +183,42 @@ impl PluginHost {
             file_name: file_name.to_string_lossy().into_owned(),
             searched: self.search.entries().to_vec(),
             skipped,
+            known: self.known_ids(role),
         }))
+    }
+
+    /// Every plugin file and folder the user named (`--plugin`, `[plugins] paths`) exists, and
+    /// each file loads as a rig plugin: a path given by hand is never passed over in silence.
+    pub fn check_given(&self) -> Result<(), HostError> {
+        for entry in self.search.entries() {
+            if entry.origin != Origin::Explicit {
+                continue;
+            }
+            if !entry.path.exists() {
+                return Err(HostError::GivenMissing {
+                    path: entry.path.clone(),
+                });
+            }
+            if entry.kind == EntryKind::File {
+                loader::load(&entry.path).plugin?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The ids of the usable plugins of `role` on the search path, sorted, each once.
+    pub fn known_ids(&self, role: Role) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .list()
+            .into_iter()
+            .filter(|l| l.compatible)
+            .filter_map(|l| l.manifest)
+            .filter(|m| m.role == role)
+            .map(|m| m.id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
     }
 
     /// The foundation backend `id`.

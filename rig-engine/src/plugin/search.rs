@@ -13,7 +13,7 @@ pub const PLUGIN_PATH_VAR: &str = "RIG_PLUGIN_PATH";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Origin {
-    /// Given by the user: `--plugin PATH` or `plugin = "PATH"` in the configuration.
+    /// Given by the user: `--plugin PATH` or `[plugins] paths` in the configuration.
     Explicit,
     /// A directory of `RIG_PLUGIN_PATH`.
     EnvVar,

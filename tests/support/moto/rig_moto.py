@@ -1485,6 +1485,7 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     apply_app_extensions(ext)
     extend_pipelines(ext)  # 23. CodePipeline releases (below)
     extend_account_quotas()  # 25. The account's Elastic IP quota (below)
+    extend_bucket_properties()  # 26. S3 bucket versioning and public access block (below)
 
 
 # =============================================================================================
@@ -1509,6 +1510,61 @@ def extend_account_quotas() -> None:
         return ActionResult(result)
 
     AccountAttributes.describe_account_attributes = describe_account_attributes
+
+
+# =============================================================================================
+# 26. `AWS::S3::Bucket`: `VersioningConfiguration` and `PublicAccessBlockConfiguration`, which
+# moto's model ignores, applied on create and update, so the buckets report what the template
+# promises through the S3 API.
+# =============================================================================================
+
+
+def extend_bucket_properties() -> None:
+    from moto.s3.models import FakeBucket, PublicAccessBlock
+
+    plain_create = FakeBucket.create_from_cloudformation_json.__func__
+    plain_update = FakeBucket.update_from_cloudformation_json.__func__
+
+    def apply(bucket, properties):
+        versioning = (properties.get("VersioningConfiguration") or {}).get("Status")
+        if versioning in ("Enabled", "Suspended"):
+            bucket.versioning_status = versioning
+        elif bucket.versioning_status == "Enabled":
+            bucket.versioning_status = "Suspended"  # versioning, once on, can only be suspended
+        block = properties.get("PublicAccessBlockConfiguration")
+        bucket.public_access_block = PublicAccessBlock(
+            block.get("BlockPublicAcls", False), block.get("IgnorePublicAcls", False),
+            block.get("BlockPublicPolicy", False), block.get("RestrictPublicBuckets", False),
+        ) if block else None
+        return bucket
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        bucket = plain_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        return apply(bucket, cloudformation_json.get("Properties") or {})
+
+    def update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        bucket = plain_update(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+                              region_name)
+        return apply(bucket, cloudformation_json.get("Properties") or {})
+
+    FakeBucket.create_from_cloudformation_json = classmethod(create)
+    FakeBucket.update_from_cloudformation_json = classmethod(update)
+
+    # GetBucketVersioning: moto's serializer names the XML root `GetBucketVersioningResponse`;
+    # S3 answers `<VersioningConfiguration>`, which strict clients (the Rust SDK) require.
+    from moto.core.serialize import S3Serializer
+    plain_result = S3Serializer._serialized_result_to_response
+
+    def result(self, resp, result, shape, serialized_result):
+        resp = plain_result(self, resp, result, shape, serialized_result)
+        if self.operation_model.name == "GetBucketVersioning" and isinstance(resp.get("body"), str):
+            body = re.sub(r"<GetBucketVersioningResponse\b[^>]*>",
+                          '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">', resp["body"])
+            body = body.replace("</GetBucketVersioningResponse>", "</VersioningConfiguration>")
+            resp["body"] = re.sub(r"<requestId>[^<]*</requestId>", "", body)
+        return resp
+
+    S3Serializer._serialized_result_to_response = result
 
 
 # =============================================================================================
@@ -3810,6 +3866,143 @@ class OneAtATime:
             return list(self.app(environ, start_response))
 
 
+# =============================================================================================
+# 27. A fault and latency layer in front of everything above: per-request latency, a seeded
+# fraction of requests failed as AWS fails them (throttling in each protocol's own error shape,
+# HTTP 500, HTTP 503), and a count of requests per service and operation. Controlled over HTTP:
+#   POST /_rig/faults?rate=0.1&seed=7&kinds=throttle,500,503&latency_ms=20   (rate=0: off)
+#   GET  /_rig/requests  -> {"requests": {"cloudformation:CreateChangeSet": 3, ...}, "injected": {...}}
+# A failed request never reaches moto (it changes nothing), as when AWS refuses it up front.
+# The pipeline walkers' own requests (header X-Rig-Generation) and /moto-api/ are never failed.
+# =============================================================================================
+
+MUTATING_VERBS = ("Create", "Put", "Delete", "Update", "Execute", "Add", "Remove", "Batch", "Set",
+                  "Tag", "Untag", "Start", "Stop", "Cancel", "Continue", "Register", "Deregister",
+                  "Modify")
+
+
+class Faults:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.rate, self.latency, self.kinds = 0.0, 0.0, ["throttle"]
+        self.rng = None
+        self.requests, self.injected = {}, {}
+
+    def configure(self, query):
+        import random
+        import urllib.parse
+        q = {k: v[-1] for k, v in urllib.parse.parse_qs(query).items()}
+        with self.lock:
+            self.rate = float(q.get("rate", 0))
+            self.latency = float(q.get("latency_ms", 0)) / 1000
+            self.kinds = [k for k in q.get("kinds", "throttle").split(",") if k]
+            self.rng = random.Random(int(q.get("seed", 0)))
+            self.requests, self.injected = {}, {}
+        return {"rate": self.rate, "kinds": self.kinds, "latency_ms": self.latency * 1000}
+
+    @staticmethod
+    def operation(environ, body):
+        """(service, operation, protocol) of an AWS request; protocol: json, query, ec2 or rest."""
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        m = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth)
+        service = m.group(1) if m else "unknown"
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            return service, target.rsplit(".", 1)[-1], "json"
+        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            import urllib.parse
+            action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
+            return service, action, "ec2" if service == "ec2" else "query"
+        return service, f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '').split('/')[1:2]}", "rest"
+
+    def decide(self, environ, body):
+        """Counts the request; returns the fault to answer it with, or None."""
+        service, op, protocol = self.operation(environ, body)
+        with self.lock:
+            key = f"{service}:{op}"
+            self.requests[key] = self.requests.get(key, 0) + 1
+            if self.rng is None or self.rate <= 0 or self.rng.random() >= self.rate:
+                return None
+            kind = self.rng.choice(self.kinds)
+            self.injected[kind] = self.injected.get(kind, 0) + 1
+        return kind, service, protocol
+
+    def summary(self):
+        with self.lock:
+            mutating = sum(n for k, n in self.requests.items()
+                           if k.split(":", 1)[1].startswith(MUTATING_VERBS))
+            return {"requests": dict(self.requests), "injected": dict(self.injected),
+                    "total": sum(self.requests.values()), "mutating": mutating}
+
+
+def fault_response(kind, service, protocol):
+    """The status, headers and body AWS answers with for a throttled or failed request."""
+    rid = str(uuid.uuid4())
+    if kind == "throttle":
+        status, code, message = 400, "Throttling", "Rate exceeded"
+        if protocol == "json":
+            code = "ThrottlingException"
+        elif protocol == "ec2":
+            code = "RequestLimitExceeded"
+        elif service == "s3":
+            status, code, message = 503, "SlowDown", "Please reduce your request rate."
+    elif kind == "500":
+        status, code, message = 500, "InternalFailure", "An internal error occurred."
+    else:
+        status, code, message = 503, "ServiceUnavailable", "Service is unavailable. Try again later."
+    reason = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
+    if protocol == "json":
+        headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", rid)]
+        body = json.dumps({"__type": code, "message": message})
+    elif protocol == "ec2":
+        headers = [("Content-Type", "text/xml")]
+        body = (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+                f"<RequestID>{rid}</RequestID></Response>")
+    elif protocol == "rest":
+        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", rid)]
+        body = f"<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{rid}</RequestId></Error>"
+    else:
+        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", rid)]
+        body = (f"<ErrorResponse><Error><Type>{'Sender' if status < 500 else 'Receiver'}</Type><Code>{code}</Code>"
+                f"<Message>{message}</Message></Error><RequestId>{rid}</RequestId></ErrorResponse>")
+    return f"{status} {reason}", headers, body.encode()
+
+
+FAULTS = Faults()
+
+
+class FaultLayer:
+    """WSGI wrapper outside OneAtATime: latency is spent before taking the server's lock, so
+    requests wait side by side as they would for a distant endpoint."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path in ("/_rig/faults", "/_rig/requests"):
+            answer = FAULTS.configure(environ.get("QUERY_STRING", "")) if path == "/_rig/faults" \
+                else FAULTS.summary()
+            body = json.dumps(answer).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        if path.startswith("/moto-api/") or environ.get("HTTP_X_RIG_GENERATION") is not None:
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = b""
+        if length:  # read, then handed on unchanged (a chunked body is left alone)
+            body = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(body)
+        fault = FAULTS.decide(environ, body)
+        if FAULTS.latency:
+            time.sleep(FAULTS.latency)
+        if fault:
+            status, headers, answer = fault_response(*fault)
+            start_response(status, headers + [("Content-Length", str(len(answer)))])
+            return [answer]
+        return self.app(environ, start_response)
+
+
 def serve(host: str, port: int) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
@@ -3817,7 +4010,8 @@ def serve(host: str, port: int) -> None:
     os.environ.setdefault("MOTO_PORT", str(port))
     local = "127.0.0.1" if host in ("", "0.0.0.0", "localhost") else host
     _server["endpoint"] = f"http://{'[' + local + ']' if ':' in local else local}:{port}"
-    server = make_server(host, port, OneAtATime(DomainDispatcherApplication(create_backend_app)), threaded=True,
+    server = make_server(host, port, FaultLayer(OneAtATime(DomainDispatcherApplication(create_backend_app))),
+                         threaded=True,
                          request_handler=MotoRequestHandler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"rig-moto ready on http://{host}:{port}", flush=True)

@@ -3100,6 +3100,70 @@ Outputs:
         self.assertEqual((values["vpc-max-elastic-ips"], values["max-elastic-ips"]), ("20", "20"))
         self.assertEqual(values["max-instances"], "20")  # the others as moto reports them
 
+    def test_26_bucket_versioning_and_public_access_block(self):
+        def template(status, block):
+            props = {"BucketName": "rig-moto-versioned", "VersioningConfiguration": {"Status": status}}
+            if block:
+                props["PublicAccessBlockConfiguration"] = {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+            return json.dumps({"Resources": {"B": {"Type": "AWS::S3::Bucket", "Properties": props}}})
+
+        s3 = self.client("s3")
+        self.cf.create_stack(StackName="rig-moto-bucket", TemplateBody=template("Enabled", True))
+        self.assertEqual(s3.get_bucket_versioning(Bucket="rig-moto-versioned")["Status"], "Enabled")
+        raw = urllib.request.urlopen(self.endpoint + "/rig-moto-versioned?versioning").read().decode()
+        self.assertIn("<VersioningConfiguration", raw)  # the root S3 answers with
+        block = s3.get_public_access_block(Bucket="rig-moto-versioned")["PublicAccessBlockConfiguration"]
+        self.assertEqual(set(block.values()), {True})
+        self.cf.update_stack(StackName="rig-moto-bucket", TemplateBody=template("Suspended", False))
+        self.assertEqual(s3.get_bucket_versioning(Bucket="rig-moto-versioned")["Status"], "Suspended")
+        with self.assertRaises(ClientError):
+            s3.get_public_access_block(Bucket="rig-moto-versioned")
+        self.delete("rig-moto-bucket")
+
+    def test_27_fault_layer(self):
+        def control(path):
+            request = urllib.request.Request(self.endpoint + path, method="POST" if "faults" in path else "GET")
+            return json.loads(urllib.request.urlopen(request).read())
+
+        once = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+
+        def client(service):
+            return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+                                aws_access_key_id="test", aws_secret_access_key="test", config=once)
+
+        try:
+            control("/_rig/faults?rate=1&seed=3&kinds=throttle")
+            cases = [(client("cloudformation").list_stacks, 400, "Throttling"),
+                     (client("ssm").describe_parameters, 400, "ThrottlingException"),
+                     (client("ec2").describe_vpcs, 400, "RequestLimitExceeded"),
+                     (client("s3").list_buckets, 503, "SlowDown")]
+            for call, status, code in cases:
+                with self.assertRaises(ClientError) as err:
+                    call()
+                self.assertEqual(err.exception.response["Error"]["Code"], code)
+                self.assertEqual(err.exception.response["ResponseMetadata"]["HTTPStatusCode"], status)
+            control("/_rig/faults?rate=1&seed=3&kinds=500,503")
+            with self.assertRaises(ClientError) as err:
+                client("cloudformation").list_stacks()
+            self.assertIn(err.exception.response["ResponseMetadata"]["HTTPStatusCode"], (500, 503))
+            seen = control("/_rig/requests")
+            self.assertEqual(seen["requests"]["cloudformation:ListStacks"], 1, seen)
+            self.assertEqual(sum(seen["injected"].values()), 1)
+            # A tenth, seeded: the same seed fails the same share of a run of calls.
+            control("/_rig/faults?rate=0.1&seed=11&kinds=throttle")
+            failed = 0
+            for _ in range(200):
+                try:
+                    client("sts").get_caller_identity()
+                except ClientError:
+                    failed += 1
+            self.assertTrue(5 <= failed <= 40, failed)
+            self.assertEqual(control("/_rig/requests")["injected"]["throttle"], failed)
+        finally:
+            control("/_rig/faults?rate=0")
+        client("cloudformation").list_stacks()  # off again
+
     def test_9_scenario_timing(self):
         started = time.monotonic()
         cs = self.change_set("o-p-dev-foundation", FOUNDATION, kind="CREATE", Environment="dev", ProjectName="proj",

@@ -1,8 +1,9 @@
-//! Buckets and template uploads (`s3`), SSM parameters, plain and secret (`ssm`), and ECR
-//! repositories (`ecr`), each addressed by its exact name. Ownership (tags) is decided by
-//! [`crate::ownership`]; these calls read and write the tags.
+//! Buckets and template uploads (`s3`), the riglet's lock object (`lock`), SSM parameters,
+//! plain and secret (`ssm`), and ECR repositories (`ecr`), each addressed by its exact name.
+//! Ownership (tags) is decided by [`crate::ownership`]; these calls read and write the tags.
 
 mod ecr;
+mod lock;
 mod s3;
 mod ssm;
 

@@ -72,13 +72,15 @@ impl Clients {
     }
 
     /// Makes sure a bucket exists with rig's tags. A missing bucket is created encrypted,
-    /// versioned, private and tagged; an existing one (`current` = its tags, already verified as
-    /// this riglet's) only gets the tags it lacks. Settings are not re-applied on every run.
+    /// private, tagged and, when `versioned`, versioned; an existing one (`current` = its tags,
+    /// already verified as this riglet's) only gets the tags it lacks. Settings are not
+    /// re-applied on every run.
     pub async fn ensure_bucket(
         &self,
         bucket: &str,
         tags: &BTreeMap<String, String>,
         current: Option<&BTreeMap<String, String>>,
+        versioned: bool,
     ) -> Result<Touch, AwsError> {
         if let Some(current) = current {
             if tags.iter().all(|(k, v)| current.get(k) == Some(v)) {
@@ -124,17 +126,19 @@ impl Clients {
             .send()
             .await
             .map_err(|e| aws_err("PutBucketEncryption", self.ep(), e))?;
-        self.s3
-            .put_bucket_versioning()
-            .bucket(bucket)
-            .versioning_configuration(
-                VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| aws_err("PutBucketVersioning", self.ep(), e))?;
+        if versioned {
+            self.s3
+                .put_bucket_versioning()
+                .bucket(bucket)
+                .versioning_configuration(
+                    VersioningConfiguration::builder()
+                        .status(BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| aws_err("PutBucketVersioning", self.ep(), e))?;
+        }
         self.s3
             .put_public_access_block()
             .bucket(bucket)

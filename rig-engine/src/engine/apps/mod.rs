@@ -182,6 +182,13 @@ pub fn stack_name(plan: &RigletPlan, env: &str, app: &str) -> Result<String, App
 
 /// Checks `rig app scale`'s values before any AWS call: at most [`MAX_TASKS`] tasks, and a task
 /// size the compute backend accepts (the one not given is the app's configured value).
+/// That the riglet has app `app` (its name, or `name@branch`) in environment `env`: a command
+/// about an unknown app is refused before any AWS call. Errors: [`AppError::Unknown`], naming
+/// the apps it has.
+pub fn check_app(plan: &RigletPlan, env: &str, app: &str) -> Result<(), AppError> {
+    deploy::app_stack(plan, env, app).map(|_| ())
+}
+
 pub fn check_scale(
     riglet: &Riglet,
     app: &str,

@@ -41,6 +41,9 @@ pub struct StageRun {
     /// `Failed` if an action failed, else `InProgress` if one is running, else the last
     /// action's status.
     pub status: String,
+    /// The action that failed, else the one running, else the last one (`ApproveChangeSet`
+    /// while the production approval waits).
+    pub action: Option<String>,
     /// From the first action's start to the last action's last update, in milliseconds.
     pub duration_ms: Option<i64>,
     /// The failed action's error, or the last action's summary.
@@ -122,9 +125,10 @@ pub fn stages(runs: &[ActionRun]) -> Vec<StageRun> {
         .map(|stage| {
             let of: Vec<&ActionRun> = runs.iter().filter(|r| r.stage == stage).collect();
             let failed = of.iter().find(|r| r.status == "Failed");
+            let running = of.iter().find(|r| r.status == "InProgress");
             let status = if failed.is_some() {
                 "Failed".to_string()
-            } else if of.iter().any(|r| r.status == "InProgress") {
+            } else if running.is_some() {
                 "InProgress".to_string()
             } else {
                 of.last().map(|r| r.status.clone()).unwrap_or_default()
@@ -134,6 +138,7 @@ pub fn stages(runs: &[ActionRun]) -> Vec<StageRun> {
             StageRun {
                 stage: stage.to_string(),
                 status,
+                action: failed.or(running).or(of.last()).map(|r| r.action.clone()),
                 duration_ms: start.zip(end).map(|(a, b)| (b - a).max(0)),
                 detail: failed
                     .and_then(|r| r.error.clone().or_else(|| r.summary.clone()))

@@ -58,6 +58,19 @@ fn stages_fold_actions_in_start_order_with_durations_and_the_failure() {
         ),
     ]);
     assert_eq!(waiting[0].status, "InProgress");
+    assert_eq!(waiting[0].action.as_deref(), Some(APPROVAL_ACTION));
+    // The change set still being made: the stage runs, but not yet its approval.
+    let making = stages(&[run(
+        PRODUCTION_STAGE,
+        "CreateChangeSet",
+        "InProgress",
+        (0, 5),
+        None,
+    )]);
+    assert_eq!(making[0].status, "InProgress");
+    assert_eq!(making[0].action.as_deref(), Some("CreateChangeSet"));
+    assert_eq!(st[2].action.as_deref(), Some("Deploy"));
+    assert_eq!(st[1].action.as_deref(), Some("Build"));
 }
 
 fn plan_with(pipelines: &[(&str, &str)]) -> RigletPlan {
