@@ -549,7 +549,8 @@ async fn run(cli: Cli) -> Result<u8> {
             let lock_opts = lock_options(&g)?;
             if !yes && !std::io::stdin().is_terminal() {
                 return Err(failure::Usage(
-                    "rig down: there is no terminal to confirm on; pass --yes to proceed".into(),
+                    "rig down: there is no terminal to confirm on\n  hint: pass --yes to proceed"
+                        .into(),
                 )
                 .into());
             }

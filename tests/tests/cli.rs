@@ -170,7 +170,7 @@ fn exit_codes_tell_usage_errors_from_failures() {
     let err = text(&out.stderr);
     assert!(err.contains("cannot read rig.toml"), "{err}");
     assert!(
-        err.contains("help: create it (see rig.example.toml)"),
+        err.contains("help: create it with `rig init` (or from rig.example.toml)"),
         "{err}"
     );
     let doc = json_of(&out);

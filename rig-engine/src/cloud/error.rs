@@ -69,7 +69,7 @@ pub fn aws_err<E, R>(
 ) -> AwsError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + HttpStatus,
+    R: std::fmt::Debug + HttpStatus + 'static,
 {
     use aws_sdk_cloudformation::error::SdkError;
     match &e {
@@ -124,9 +124,24 @@ where
         },
         _ => AwsError::Transport {
             op: op.to_string(),
-            message: format!("{}", aws_sdk_cloudformation::error::DisplayErrorContext(&e)),
+            message: causes(&e),
         },
     }
+}
+
+/// An error and its sources as `a: b: c`, each said once (the SDK's own context adds a Debug
+/// dump of the whole error, which tells a user nothing more).
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = c.source();
+    }
+    parts.join(": ")
 }
 
 /// Throttling codes AWS answers with (some services with HTTP 5xx), which stay

@@ -18,7 +18,7 @@ impl Clients {
     fn call_err<E, R>(&self, op: &str, e: aws_sdk_cloudformation::error::SdkError<E, R>) -> String
     where
         E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug + HttpStatus,
+        R: std::fmt::Debug + HttpStatus + 'static,
     {
         aws_err(op, self.endpoint_url.as_deref(), e).to_string()
     }

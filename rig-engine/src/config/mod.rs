@@ -43,7 +43,7 @@ pub use pipelines::{PipelineSpec, PipelineToml};
 /// Everything wrong with a configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}\n  hint: create it (see rig.example.toml) or pass --config PATH")]
+    #[error("cannot read {path}: {source}\n  hint: create it with `rig init` (or from rig.example.toml), or pass --config PATH")]
     Read {
         path: PathBuf,
         #[source]
