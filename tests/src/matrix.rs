@@ -166,6 +166,33 @@ impl Rig<'_> {
     }
 }
 
+/// A folder holding the `rig.toml` of riglet acme/shop with `compute` and `db` and the default
+/// environments, its certificate (for example.com) requested from `aws`; returns the folder and
+/// the certificate's ARN.
+pub fn riglet_folder(aws: &LocalAws, compute: &str, db: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let cert = certificate_for(aws, "example.com").expect("a certificate from the local AWS");
+    std::fs::write(
+        dir.path().join("rig.toml"),
+        config_text("shop", &cert, compute, db),
+    )
+    .expect("rig.toml written");
+    (dir, cert)
+}
+
+/// The local AWS started, with [`riglet_folder`] on it. Panics, naming the fix, when the `rig`
+/// binary is not built.
+pub fn local_riglet(compute: &str, db: &str) -> (LocalAws, tempfile::TempDir, String) {
+    assert!(
+        rig_binary().exists(),
+        "{} is not built; run `cargo xtask test`",
+        rig_binary().display()
+    );
+    let aws = LocalAws::start().expect("local AWS starts");
+    let (dir, cert) = riglet_folder(&aws, compute, db);
+    (aws, dir, cert)
+}
+
 /// Requests a certificate in the emulator, for configurations used with it.
 pub fn certificate_for(aws: &LocalAws, domain: &str) -> Result<String> {
     let rt = runtime()?;

@@ -3,7 +3,7 @@
 
 use std::process::Output;
 
-use rig_tests::matrix::{certificate_for, config_text, rig_binary, Rig};
+use rig_tests::matrix::{config_text, rig_binary, Rig};
 use rig_tests::LocalAws;
 
 fn text(o: &Output) -> (String, String) {
@@ -14,20 +14,7 @@ fn text(o: &Output) -> (String, String) {
 }
 
 fn setup(compute: &str, db: &str) -> (LocalAws, tempfile::TempDir, String) {
-    assert!(
-        rig_binary().exists(),
-        "{} is not built; run `cargo xtask test`",
-        rig_binary().display()
-    );
-    let aws = LocalAws::start().expect("local AWS starts");
-    let dir = tempfile::tempdir().unwrap();
-    let cert = certificate_for(&aws, "example.com").unwrap();
-    std::fs::write(
-        dir.path().join("rig.toml"),
-        config_text("shop", &cert, compute, db),
-    )
-    .unwrap();
-    (aws, dir, cert)
+    rig_tests::matrix::local_riglet(compute, db)
 }
 
 fn json(o: &Output) -> serde_json::Value {

@@ -4,7 +4,7 @@
 //! reported as a server failure after the retries. `RIG_FAULT_RUNS` sets how many seeded runs
 //! (default 3; the reliability target is 20).
 
-use rig_tests::matrix::{certificate_for, config_text, rig_binary, vpcs_with_cidr, Api, Rig};
+use rig_tests::matrix::{config_text, rig_binary, riglet_folder, vpcs_with_cidr, Api, Rig};
 use rig_tests::LocalAws;
 use serde_json::Value;
 
@@ -41,17 +41,10 @@ fn up_converges_through_injected_faults_with_nothing_created_twice() {
     let mut injected_in_all = 0;
     for seed in 1..=runs {
         aws.reset().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let cert = certificate_for(&aws, "example.com").unwrap();
-        let config = dir.path().join("rig.toml");
-        std::fs::write(
-            &config,
-            config_text("shop", &cert, "fargate", "aurora-serverless"),
-        )
-        .unwrap();
+        let (dir, _) = riglet_folder(&aws, "fargate", "aurora-serverless");
         let rig = Rig {
             bin: &bin,
-            config,
+            config: dir.path().join("rig.toml"),
             aws: &aws,
         };
         faults(

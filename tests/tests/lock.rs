@@ -6,8 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Output, Stdio};
 
-use rig_tests::matrix::{certificate_for, config_text, rig_binary, vpcs_with_cidr, Api, Rig};
-use rig_tests::LocalAws;
+use rig_tests::matrix::{local_riglet, rig_binary, vpcs_with_cidr, Api, Rig};
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -49,20 +48,11 @@ fn start_until_creating(rig: &Rig, args: &[&str]) -> (Child, Vec<String>) {
 
 #[test]
 fn one_run_at_a_time_and_a_killed_holder_is_taken_over() {
-    assert!(
-        rig_binary().exists(),
-        "{} is not built; run `cargo xtask test`",
-        rig_binary().display()
-    );
-    let aws = LocalAws::start().expect("local AWS starts");
-    let dir = tempfile::tempdir().unwrap();
-    let cert = certificate_for(&aws, "example.com").unwrap();
-    let config = dir.path().join("rig.toml");
-    std::fs::write(&config, config_text("shop", &cert, "fargate", "none")).unwrap();
+    let (aws, dir, _) = local_riglet("fargate", "none");
     let bin = rig_binary();
     let rig = Rig {
         bin: &bin,
-        config,
+        config: dir.path().join("rig.toml"),
         aws: &aws,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
