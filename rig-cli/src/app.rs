@@ -10,8 +10,12 @@ use rig_engine::engine::apps::{AppDeployRequest, AppOperation, AppStatus};
 use rig_engine::engine::down::TeardownOptions;
 
 use crate::output::print_doc;
-use crate::{connect, prepare, tear_down, Global, Select, TtyPrompt};
+use crate::{
+    connect, lock_options, prepare, refused_before_change, tear_down, Global, Select, TtyPrompt,
+};
+use rig_engine::engine::Engine;
 use rig_engine::secrets::Prompt;
+use rig_engine::session::Session;
 
 /// Which app, where.
 #[derive(Args, Debug, Clone)]
@@ -189,16 +193,24 @@ pub async fn run(g: &Global, cmd: AppCommand) -> Result<u8> {
             let mut p = prepare(g, &target.select())?;
             let stack = rig_engine::engine::apps::stack_name(&p.plan, &target.env, &target.app)?;
             let engine = connect(g, &mut p).await?;
-            let t = engine
-                .teardown_plan(
-                    &p.plan,
-                    TeardownOptions {
-                        only: Some(stack),
-                        ..Default::default()
-                    },
-                )
+            let lock = engine
+                .lock(&p.plan.names, "rig app delete", lock_options(g)?)
                 .await?;
-            tear_down(&engine, g, &t, yes, &BTreeMap::new(), "rig app delete").await
+            let outcome = async {
+                let t = engine
+                    .teardown_plan(
+                        &p.plan,
+                        TeardownOptions {
+                            only: Some(stack),
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                tear_down(&engine, g, &t, yes, &BTreeMap::new(), "rig app delete").await
+            }
+            .await;
+            lock.release(refused_before_change(&outcome)).await?;
+            outcome
         }
     }
 }
@@ -216,6 +228,25 @@ async fn change(g: &Global, target: &Target, op: AppOperation, timeout: Duration
         rig_engine::engine::apps::check_scale(&p.riglet, &target.app, *tasks, *cpu, *memory)?;
     }
     let engine = connect(g, &mut p).await?;
+    let what = match op {
+        AppOperation::Deploy { .. } => "rig app deploy",
+        AppOperation::Scale { .. } => "rig app scale",
+    };
+    let lock = engine.lock(&p.plan.names, what, lock_options(g)?).await?;
+    let outcome = deploy_locked(g, &engine, &p, target, op, timeout).await;
+    lock.release(refused_before_change(&outcome)).await?;
+    outcome
+}
+
+/// The rest of `rig app deploy | scale`, under the riglet's lock.
+async fn deploy_locked(
+    g: &Global,
+    engine: &Engine,
+    p: &Session,
+    target: &Target,
+    op: AppOperation,
+    timeout: Duration,
+) -> Result<u8> {
     let prompt: Option<&dyn Prompt> = if std::io::stdin().is_terminal() {
         Some(&TtyPrompt)
     } else {

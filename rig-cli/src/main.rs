@@ -75,8 +75,8 @@ struct Global {
     /// Do not stream stack events.
     #[arg(short, long, global = true)]
     quiet: bool,
-    /// Seconds `up` and `down` wait for the riglet's lock while another run holds it (0: give
-    /// up at once).
+    /// Seconds `up`, `down` and `app deploy | scale | delete` wait for the riglet's lock while
+    /// another run holds it (0: give up at once).
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 600)]
     lock_wait: u64,
 }
@@ -299,8 +299,29 @@ fn prepare(g: &Global, select: &Select) -> Result<Session> {
 }
 
 async fn connect(g: &Global, p: &mut Session) -> Result<Engine> {
-    Ok(p.connect(live::sink(g.quiet), EngineOptions::default())
-        .await?)
+    let options = engine_options()?;
+    Ok(p.connect(live::sink(g.quiet), options).await?)
+}
+
+/// The engine's options: the defaults, with the longest pause between two looks at a stack
+/// from `RIG_POLL_MAX_MS` (milliseconds, default 5000) when it is set.
+fn engine_options() -> Result<EngineOptions> {
+    let mut options = EngineOptions::default();
+    if let Ok(v) = std::env::var("RIG_POLL_MAX_MS") {
+        match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => {
+                options.backoff.max = Duration::from_millis(n);
+                options.backoff.initial = options.backoff.initial.min(options.backoff.max);
+            }
+            _ => {
+                return Err(failure::Usage(format!(
+                    "RIG_POLL_MAX_MS is `{v}`, not a whole number of milliseconds above 0; unset it for the default (5000)"
+                ))
+                .into())
+            }
+        }
+    }
+    Ok(options)
 }
 
 struct TtyPrompt;

@@ -21,6 +21,9 @@ pub enum Phase {
     PreparingChangeSet,
     Creating,
     Updating,
+    /// Express mode: CloudFormation is done; waiting for the stack's health probes to pass
+    /// before the stacks that depend on it start.
+    AwaitingReadiness,
     /// Changing the parameters a backend needs changed before its stack is deleted.
     PreparingDelete,
     Deleting,
@@ -34,6 +37,7 @@ impl Phase {
             Phase::PreparingChangeSet => "preparing change set",
             Phase::Creating => "creating",
             Phase::Updating => "updating",
+            Phase::AwaitingReadiness => "waiting for its resources to be ready (express mode)",
             Phase::PreparingDelete => "preparing to delete",
             Phase::Deleting => "deleting",
         }

@@ -136,6 +136,7 @@ fn plan() -> RigletPlan {
         parameters: Default::default(),
         secrets: vec![],
         environments: vec!["qa".into()],
+        express: Default::default(),
         whole: false,
         pipelines: vec![],
     }

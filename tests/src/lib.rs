@@ -245,6 +245,25 @@ impl LocalAws {
         Ok((status, body.to_string()))
     }
 
+    /// Sets the fault and latency layer (tests/support/moto/README.md §27), e.g.
+    /// `rate=0.1&seed=7&kinds=throttle,500` or `latency_ms=20&hold=foundation:1.8`; the
+    /// request counts start again from zero.
+    pub fn faults(&self, query: &str) -> Result<()> {
+        match self.request("POST", &format!("/_rig/faults?{query}"))? {
+            (200, _) => Ok(()),
+            (status, body) => bail!("/_rig/faults?{query} answered HTTP {status}: {body}"),
+        }
+    }
+
+    /// What the fault layer counted since it was last set: `requests` per `service:Operation`,
+    /// `total`, `mutating`, `injected` per kind (and the other keys README §27 lists).
+    pub fn requests(&self) -> Result<serde_json::Value> {
+        match self.request("GET", "/_rig/requests")? {
+            (200, body) => Ok(serde_json::from_str(&body)?),
+            (status, body) => bail!("/_rig/requests answered HTTP {status}: {body}"),
+        }
+    }
+
     /// The server's log (its stderr).
     pub fn log_path(&self) -> &Path {
         &self.log

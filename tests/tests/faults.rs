@@ -1,5 +1,6 @@
 //! rig against a faulty AWS: the emulator's fault layer (tests/support/moto/README.md §27)
-//! fails a seeded tenth of the requests with throttling errors, HTTP 500 and 503. `rig up`
+//! fails a seeded tenth of the requests with throttling errors, HTTP 500 and 503, or drops the
+//! connection without an answer. `rig up`
 //! converges through them with nothing created twice; a server that fails every request is
 //! reported as a server failure after the retries. `RIG_FAULT_RUNS` sets how many seeded runs
 //! (default 3; the reliability target is 20).
@@ -9,16 +10,11 @@ use rig_tests::LocalAws;
 use serde_json::Value;
 
 fn faults(aws: &LocalAws, query: &str) {
-    let (status, body) = aws
-        .request("POST", &format!("/_rig/faults?{query}"))
-        .unwrap();
-    assert_eq!(status, 200, "{body}");
+    aws.faults(query).unwrap();
 }
 
 fn requests(aws: &LocalAws) -> Value {
-    let (status, body) = aws.request("GET", "/_rig/requests").unwrap();
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
+    aws.requests().unwrap()
 }
 
 #[test]
@@ -49,7 +45,7 @@ fn up_converges_through_injected_faults_with_nothing_created_twice() {
         };
         faults(
             &aws,
-            &format!("rate=0.1&seed={seed}&kinds=throttle,500,503"),
+            &format!("rate=0.1&seed={seed}&kinds=throttle,500,503,drop"),
         );
         let out = rig.output(&["up", "--yes", "--json"]).unwrap();
         let seen = requests(&aws);
@@ -125,4 +121,54 @@ fn a_server_that_keeps_failing_is_reported_as_a_server_failure() {
     );
     // The SDK's retries made the attempts: 5 for the one call that failed.
     assert_eq!(seen["total"], 5, "{seen}");
+}
+
+#[test]
+fn an_environment_in_express_mode_is_deployed_in_express_mode_and_probed_before_its_dependents() {
+    let aws = LocalAws::start().expect("local AWS starts");
+    let (dir, cert) = riglet_folder(&aws, "fargate", "aurora-serverless");
+    let config = dir.path().join("rig.toml");
+    let text = config_text("shop", &cert, "fargate", "aurora-serverless")
+        + "\n[environments.integration]\ndeployment_mode = \"express\"\n\n[environments.staging]\n\n[environments.production]\n";
+    std::fs::write(&config, text).unwrap();
+    let bin = rig_binary();
+    let rig = Rig {
+        bin: &bin,
+        config,
+        aws: &aws,
+    };
+    faults(&aws, "");
+    let out = rig.output(&["up", "--yes"]).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let seen = requests(&aws);
+    let modes = seen["modes"].as_object().expect("modes recorded");
+    assert_eq!(modes.len(), 9, "{seen}");
+    for (stack, mode) in modes {
+        let express = stack.starts_with("acme-shop-integration-");
+        assert_eq!(
+            mode,
+            if express { "EXPRESS" } else { "STANDARD" },
+            "{stack}"
+        );
+    }
+    // rig waited for the probes of the integration stacks that have some, and only those.
+    let waited: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("waiting for its resources to be ready (express mode)"))
+        .collect();
+    assert!(
+        waited
+            .iter()
+            .any(|l| l.contains("acme-shop-integration-db-")),
+        "{stderr}"
+    );
+    assert!(
+        waited.iter().all(|l| l.contains("acme-shop-integration-")),
+        "{stderr}"
+    );
+    assert!(
+        seen["requests"]["rds:DescribeDBClusters"].as_u64() >= Some(1),
+        "{seen}"
+    );
 }

@@ -20,7 +20,10 @@ commands:
                        service APIs, up again (no-op), plan (no changes), protect/down refused,
                        unprotect, down, verify nothing remains; one row per combination
   lint                 render every combination and run cfn-lint (zero errors required)
-  bench [ARGS]         the criterion benchmarks (`cargo bench -p rig-engine`)";
+  bench [--release]    rig against the local AWS with simulated stack durations and latency,
+                       side by side with the old project's way: prints a table and writes
+                       BENCHMARKS.md (--release: measure release builds of rig and its plugins)
+  bench-criterion      the criterion benchmarks of planning (`cargo bench -p rig-engine`)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,7 +37,16 @@ fn main() -> ExitCode {
         }),
         Some("test-matrix") => build().and_then(|_| example("matrix", rest)),
         Some("lint") => build().and_then(|_| example("lint", rest)),
-        Some("bench") => run(cargo().args(["bench", "-p", "rig-engine"]).args(rest)),
+        Some("bench") => build()
+            .and_then(|_| {
+                if rest.iter().any(|a| a == "--release") {
+                    release_build()
+                } else {
+                    Ok(())
+                }
+            })
+            .and_then(|_| example("bench", rest)),
+        Some("bench-criterion") => run(cargo().args(["bench", "-p", "rig-engine"]).args(rest)),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -85,6 +97,23 @@ fn build() -> Result<()> {
         "xtask",
         "--all-targets",
     ]))
+}
+
+/// Builds `rig` and the first-party plugins with the release profile.
+fn release_build() -> Result<()> {
+    eprintln!("xtask: building rig and its plugins (release)");
+    let mut c = cargo();
+    c.args(["build", "--release", "-p", "rig-cli"]);
+    for plugin in [
+        "ecs-ec2",
+        "fargate",
+        "aurora-provisioned",
+        "aurora-serverless",
+        "couchdb",
+    ] {
+        c.args(["-p", &format!("rig-plugin-{plugin}")]);
+    }
+    run(&mut c)
 }
 
 fn example(name: &str, args: &[String]) -> Result<()> {

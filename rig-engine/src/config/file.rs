@@ -87,6 +87,20 @@ pub struct PluginsToml {
     pub paths: Vec<PathBuf>,
 }
 
+/// CloudFormation's deployment mode for an environment's stacks (`DeploymentConfig.Mode` of
+/// CreateChangeSet, AWS CloudFormation API Reference, "DeploymentConfig").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeploymentMode {
+    /// A stack operation completes once every resource is ready to serve traffic.
+    #[default]
+    Standard,
+    /// A stack operation completes once the resource configuration is applied; resources keep
+    /// becoming ready in the background (AWS: up to four times faster). rig then waits for the
+    /// stack's own health probes before the stacks that depend on it start.
+    Express,
+}
+
 /// `[environments.<name>]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,6 +117,9 @@ pub struct EnvToml {
     /// Production-grade defaults (replicas, retention, protection). Default: name is `production`.
     #[serde(default)]
     pub production: Option<bool>,
+    /// How CloudFormation deploys this environment's stacks. Default: `standard`.
+    #[serde(default)]
+    pub deployment_mode: DeploymentMode,
     /// Per-backend compute settings for this environment: `[environments.E.compute.<id>]` (a
     /// value that is not a table is reported by the loader).
     #[serde(default)]

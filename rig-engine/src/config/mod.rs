@@ -24,6 +24,7 @@ mod info;
 mod names;
 mod pipelines;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use rig_core::names::RigletNames;
@@ -35,7 +36,7 @@ pub use apps::{AppSpec, AppToml, AutoScaling, AutoScalingToml, MAX_TASKS};
 pub use backends::{check_backend_id, BackendChoice, SettingsTable};
 pub use cidr::Cidr;
 pub use environments::{check_environment, check_environment_name, DEFAULT_ENVIRONMENTS};
-pub use file::{parse, BackendToml, EnvToml, PluginsToml, RigToml};
+pub use file::{parse, BackendToml, DeploymentMode, EnvToml, PluginsToml, RigToml};
 pub use info::{check_domain, check_domain_cert, check_email, check_key_name, check_region};
 pub use names::{check_owner, check_project};
 pub use pipelines::{PipelineSpec, PipelineToml};
@@ -75,6 +76,9 @@ pub struct Riglet {
     pub names: RigletNames,
     pub info: RigletInfo,
     pub environments: Vec<EnvironmentSpec>,
+    /// The environments whose stacks deploy in CloudFormation's express mode
+    /// (`deployment_mode = "express"`); every other one deploys in the standard mode.
+    pub express: BTreeSet<String>,
     pub compute: BackendChoice,
     pub database: Option<BackendChoice>,
     /// Every backend settings table of the file, for the selected backends or not.
@@ -185,6 +189,14 @@ pub fn resolve(path: &Path, t: RigToml, ov: &Overrides) -> Result<Riglet, Config
     Ok(Riglet {
         names,
         info,
+        express: env_tables
+            .iter()
+            .filter(|(name, t)| {
+                t.deployment_mode == DeploymentMode::Express
+                    && envs.iter().any(|e| &e.name == *name)
+            })
+            .map(|(name, _)| name.clone())
+            .collect(),
         environments: envs,
         compute,
         database,

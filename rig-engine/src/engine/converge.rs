@@ -11,6 +11,7 @@ use crate::cloud::cfn::{
 };
 use crate::cloud::store::Touch;
 use crate::cloud::Clients;
+use crate::engine::status::probe;
 use crate::engine::{env_flag, EngineError, EngineOptions, Outcome, StackReport};
 use crate::events::{Event, EventSink, Phase};
 use crate::planner::PlannedStack;
@@ -23,12 +24,19 @@ pub(crate) struct Ctx {
     pub(crate) in_flight: Arc<Mutex<BTreeMap<String, String>>>,
     /// Set when this task uploaded its template.
     pub(crate) uploaded: std::sync::atomic::AtomicBool,
+    /// The stack deploys in CloudFormation's express mode ([`RigletPlan::express`]).
+    pub(crate) express: bool,
 }
 
-pub(crate) fn stack_input<'a>(s: &'a PlannedStack, template: TemplateSource<'a>) -> StackInput<'a> {
+pub(crate) fn stack_input<'a>(
+    s: &'a PlannedStack,
+    template: TemplateSource<'a>,
+    express: bool,
+) -> StackInput<'a> {
     StackInput {
         name: &s.plan.name,
         template,
+        express,
         parameters: s
             .plan
             .parameters
@@ -214,7 +222,7 @@ impl Ctx {
                 .store(true, std::sync::atomic::Ordering::SeqCst);
         }
         self.mark(name, Some(Phase::PreparingChangeSet));
-        let input = stack_input(s, TemplateSource::Url(url));
+        let input = stack_input(s, TemplateSource::Url(url), self.express);
         match st.prepare(&input, state.as_ref()).await? {
             Prepared::Unchanged => Ok((Outcome::Unchanged, vec![])),
             Prepared::Ready {
@@ -227,9 +235,42 @@ impl Ctx {
                     ChangeKind::Update => (Phase::Updating, Outcome::Updated),
                 };
                 self.mark(name, Some(phase));
-                st.execute(name, &change_set).await?;
+                let state = st.execute(name, &change_set).await?;
+                if self.express {
+                    self.await_ready(s, &state).await?;
+                }
                 Ok((outcome, changes))
             }
+        }
+    }
+}
+
+impl Ctx {
+    /// Express mode: CloudFormation reported the stack done once its configuration was
+    /// applied, so its resources may still be starting. Polls the stack's own health probes
+    /// (an RDS cluster `available`, an ECS cluster's container instances registered, ...) until
+    /// all pass, so what depends on the stack starts only once it is really ready.
+    ///
+    /// Errors: [`StackError::Timeout`] once the engine's wait timeout has passed.
+    async fn await_ready(&self, s: &PlannedStack, state: &StackState) -> Result<(), EngineError> {
+        if s.plan.probes.is_empty() {
+            return Ok(());
+        }
+        self.mark(&s.plan.name, Some(Phase::AwaitingReadiness));
+        let mut poll = self.options.backoff.poll(&s.plan.name);
+        loop {
+            let mut waiting = Vec::new();
+            for p in &s.plan.probes {
+                let r = probe(&self.clients, p, state).await;
+                if !r.healthy {
+                    waiting.push(format!("{}: {}", r.what, r.detail));
+                }
+            }
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            tracing::debug!(stack = %s.plan.name, ?waiting, "not ready yet");
+            poll.next().await?;
         }
     }
 }
@@ -262,6 +303,7 @@ mod tests {
             },
             in_flight: Default::default(),
             uploaded: Default::default(),
+            express: false,
         }
     }
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use rig_core::names::RigletNames;
 use serde::{Deserialize, Serialize};
 
+use crate::cloud::store::UNFINISHED_TAG;
 use crate::cloud::{AwsError, Clients};
 use crate::engine::Engine;
 use crate::events::EventSink;
@@ -156,6 +157,11 @@ impl Engine {
                     found: tags.clone(),
                 }
                 .into());
+            }
+            if tags.contains_key(UNFINISHED_TAG) {
+                // A run stopped while creating it: finish it.
+                c.ensure_bucket(&bucket, &expected.tags(), Some(tags), false)
+                    .await?;
             }
         } else {
             c.ensure_bucket(&bucket, &expected.tags(), None, false)

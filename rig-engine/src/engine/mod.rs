@@ -160,6 +160,7 @@ impl Engine {
             options: self.options.clone(),
             in_flight: self.in_flight.clone(),
             uploaded: Default::default(),
+            express: false,
         }
     }
 }

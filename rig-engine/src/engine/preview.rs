@@ -45,7 +45,11 @@ impl Engine {
         for s in &plan.stacks {
             let name = s.plan.name.as_str();
             let state = record.state(name).cloned();
-            let input = stack_input(s, TemplateSource::Body(&s.plan.template_body));
+            let input = stack_input(
+                s,
+                TemplateSource::Body(&s.plan.template_body),
+                plan.express(s),
+            );
             let line = |action: PlanAction, changes: Vec<ResourceChange>, note: Option<String>| {
                 StackPlanReport {
                     name: name.to_string(),

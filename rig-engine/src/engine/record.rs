@@ -228,6 +228,7 @@ mod tests {
             parameters: Default::default(),
             secrets: vec![],
             environments: vec!["qa".into()],
+            express: Default::default(),
             whole: false,
             pipelines: vec![],
         };
@@ -307,6 +308,7 @@ mod tests {
             parameters: Default::default(),
             secrets: vec![],
             environments: vec!["qa".into()],
+            express: Default::default(),
             whole,
             pipelines: vec![],
         }

@@ -72,7 +72,8 @@ impl Engine {
                 }
                 if s.plan.depends_on.iter().all(|d| done.contains_key(d)) {
                     let s = pending.remove(i).clone();
-                    let ctx = self.ctx();
+                    let mut ctx = self.ctx();
+                    ctx.express = plan.express(&s);
                     let sem = sem.clone();
                     let w = work.get(&s.plan.name).copied().unwrap_or(Work::Converge);
                     let live = record.state(&s.plan.name).cloned();

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use rig_core::HealthProbe;
 
 use crate::cloud::cfn::StackState;
+use crate::cloud::Clients;
 use crate::engine::{Engine, EngineError, ProbeResult, StackStatusReport};
 use crate::planner::RigletPlan;
 
@@ -36,7 +37,7 @@ impl Engine {
             let mut probes = Vec::new();
             if let Some(state) = state.filter(|x| !x.in_progress()) {
                 for p in &s.plan.probes {
-                    probes.push(self.probe(p, state).await);
+                    probes.push(probe(&self.clients, p, state).await);
                 }
             }
             out.push(StackStatusReport {
@@ -67,7 +68,7 @@ impl Engine {
                 let instance = HealthProbe::Ec2Instance {
                     instance_output: "InstanceId".into(),
                 };
-                probes.push(self.probe(&instance, &l.state).await);
+                probes.push(probe(&self.clients, &instance, &l.state).await);
             }
             out.push(StackStatusReport {
                 name,
@@ -95,56 +96,6 @@ impl Engine {
         Ok(out)
     }
 
-    async fn probe(&self, p: &HealthProbe, state: &StackState) -> ProbeResult {
-        let (kind, named_by) = match p {
-            HealthProbe::EcsCluster { cluster_output, .. } => ("ECS cluster", cluster_output),
-            HealthProbe::EcsService { service_output, .. } => ("ECS service", service_output),
-            HealthProbe::RdsCluster { cluster_output, .. } => ("RDS cluster", cluster_output),
-            HealthProbe::Ec2Instance { instance_output } => ("EC2 instance", instance_output),
-        };
-        let verdict = match p {
-            HealthProbe::EcsCluster {
-                cluster_output,
-                capacity,
-            } => {
-                self.clients
-                    .probe_ecs_cluster(state, cluster_output, capacity)
-                    .await
-            }
-            HealthProbe::EcsService {
-                cluster_output,
-                service_output,
-            } => {
-                self.clients
-                    .probe_ecs_service(state, cluster_output, service_output)
-                    .await
-            }
-            HealthProbe::RdsCluster {
-                cluster_output,
-                members,
-            } => {
-                self.clients
-                    .probe_rds_cluster(state, cluster_output, *members)
-                    .await
-            }
-            HealthProbe::Ec2Instance { instance_output } => {
-                self.clients
-                    .probe_ec2_instance(state, instance_output)
-                    .await
-            }
-        };
-        let (healthy, detail) = verdict.unwrap_or_else(|detail| (false, detail));
-        let what = match state.output(named_by) {
-            Some(name) => format!("{kind} {name}"),
-            None => kind.to_string(),
-        };
-        ProbeResult {
-            what,
-            healthy,
-            detail,
-        }
-    }
-
     /// Outputs of every live stack of the riglet in the plan's scope (planned, adopted and
     /// orphan): stack → (key, value).
     pub async fn outputs(
@@ -157,5 +108,54 @@ impl Engine {
             .into_iter()
             .map(|s| (s.state.name, s.state.outputs.into_iter().collect()))
             .collect())
+    }
+}
+
+/// One health probe of a stack, through the service's own describe call.
+pub(crate) async fn probe(clients: &Clients, p: &HealthProbe, state: &StackState) -> ProbeResult {
+    let (kind, named_by) = match p {
+        HealthProbe::EcsCluster { cluster_output, .. } => ("ECS cluster", cluster_output),
+        HealthProbe::EcsService { service_output, .. } => ("ECS service", service_output),
+        HealthProbe::RdsCluster { cluster_output, .. } => ("RDS cluster", cluster_output),
+        HealthProbe::Ec2Instance { instance_output } => ("EC2 instance", instance_output),
+    };
+    let verdict = match p {
+        HealthProbe::EcsCluster {
+            cluster_output,
+            capacity,
+        } => {
+            clients
+                .probe_ecs_cluster(state, cluster_output, capacity)
+                .await
+        }
+        HealthProbe::EcsService {
+            cluster_output,
+            service_output,
+        } => {
+            clients
+                .probe_ecs_service(state, cluster_output, service_output)
+                .await
+        }
+        HealthProbe::RdsCluster {
+            cluster_output,
+            members,
+        } => {
+            clients
+                .probe_rds_cluster(state, cluster_output, *members)
+                .await
+        }
+        HealthProbe::Ec2Instance { instance_output } => {
+            clients.probe_ec2_instance(state, instance_output).await
+        }
+    };
+    let (healthy, detail) = verdict.unwrap_or_else(|detail| (false, detail));
+    let what = match state.output(named_by) {
+        Some(name) => format!("{kind} {name}"),
+        None => kind.to_string(),
+    };
+    ProbeResult {
+        what,
+        healthy,
+        detail,
     }
 }

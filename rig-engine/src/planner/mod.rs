@@ -175,6 +175,7 @@ pub fn plan(riglet: &Riglet, backends: &Backends) -> Result<RigletPlan, PlanErro
         parameters: output::parameters(riglet)?,
         secrets,
         environments: riglet.env_names(),
+        express: riglet.express.clone(),
         whole: riglet.whole,
         pipelines: riglet
             .pipelines

@@ -1,7 +1,7 @@
 //! What planning produces: the stacks, buckets, parameters and secrets of the riglet, each with
 //! the owner it must have.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rig_core::names::{self, RigletNames};
 use rig_core::{Role, SecretRequirement, StackPlan};
@@ -111,6 +111,8 @@ pub struct RigletPlan {
     pub secrets: Vec<PlannedSecret>,
     /// The environments planned (all of the config's, or those `--env` selected).
     pub environments: Vec<String>,
+    /// The planned environments whose stacks deploy in CloudFormation's express mode.
+    pub express: BTreeSet<String>,
     /// No `--env` narrowed the plan: it is the whole riglet, pipelines included.
     pub whole: bool,
     /// Each pipeline stack and the app stacks it deploys, in release order.
@@ -150,9 +152,16 @@ impl RigletPlan {
             parameters: Default::default(),
             secrets: vec![],
             environments: vec![],
+            express: Default::default(),
             whole: true,
             pipelines: vec![],
         }
+    }
+
+    /// Whether `stack` deploys in CloudFormation's express mode: it belongs to an environment
+    /// with `deployment_mode = "express"`.
+    pub fn express(&self, stack: &PlannedStack) -> bool {
+        stack.env.as_ref().is_some_and(|e| self.express.contains(e))
     }
 
     pub fn stack(&self, name: &str) -> Option<&PlannedStack> {

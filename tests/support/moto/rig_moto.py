@@ -814,7 +814,9 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     cfp.ResourceMap.build_resource_diff = build_resource_diff
 
     def check_updatable(stack):
-        if stack.status in ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"):
+        # AWS refuses an update while an operation is in progress (a stack held by 27's `hold`) too
+        if stack.status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED") or \
+                stack.status.endswith("_IN_PROGRESS"):
             raise ValidationError(
                 message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated."
             )
@@ -1486,6 +1488,7 @@ def apply_extensions() -> None:  # noqa: C901 - one place that lists every exten
     extend_pipelines(ext)  # 23. CodePipeline releases (below)
     extend_account_quotas()  # 25. The account's Elastic IP quota (below)
     extend_bucket_properties()  # 26. S3 bucket versioning and public access block (below)
+    extend_stack_holds()  # 27. Stack holds and express change sets of the fault layer (below)
 
 
 # =============================================================================================
@@ -1565,6 +1568,28 @@ def extend_bucket_properties() -> None:
         return resp
 
     S3Serializer._serialized_result_to_response = result
+
+    # CreateBucket with `CreateBucketConfiguration.Tags`: S3 creates the bucket with those tags
+    # in the one request; moto ignores them.
+    from moto.s3.responses import S3Response
+    import xmltodict
+    plain_put = S3Response._bucket_response_put
+
+    def bucket_put(self, request, bucket_name, querystring):
+        answer = plain_put(self, request, bucket_name, querystring)
+        status = answer[0] if isinstance(answer, tuple) else 200
+        if not querystring and self.body and status == 200:
+            try:
+                config = xmltodict.parse(self.body).get("CreateBucketConfiguration") or {}
+            except Exception:
+                config = {}
+            tags = (config.get("Tags") or {}).get("Tag") or []
+            tags = tags if isinstance(tags, list) else [tags]
+            if tags:
+                self.backend.put_bucket_tagging(bucket_name, {t["Key"]: t.get("Value") or "" for t in tags})
+        return answer
+
+    S3Response._bucket_response_put = bucket_put
 
 
 # =============================================================================================
@@ -3859,6 +3884,7 @@ class OneAtATime:
         with self.lock:
             if environ.get("PATH_INFO") == "/moto-api/reset":
                 _server["generation"] += 1
+            settle_holds()  # 27: stacks whose simulated operation time is over show their final status
             generation = environ.get("HTTP_X_RIG_GENERATION")
             if generation is not None and generation != str(_server["generation"]):
                 start_response("410 Gone", [("Content-Type", "application/json")])
@@ -3869,16 +3895,30 @@ class OneAtATime:
 # =============================================================================================
 # 27. A fault and latency layer in front of everything above: per-request latency, a seeded
 # fraction of requests failed as AWS fails them (throttling in each protocol's own error shape,
-# HTTP 500, HTTP 503), and a count of requests per service and operation. Controlled over HTTP:
-#   POST /_rig/faults?rate=0.1&seed=7&kinds=throttle,500,503&latency_ms=20   (rate=0: off)
-#   GET  /_rig/requests  -> {"requests": {"cloudformation:CreateChangeSet": 3, ...}, "injected": {...}}
+# HTTP 500, HTTP 503, a connection closed without an answer), stack operations that take time,
+# one mutating request held until released (kill -9 tests), and a count of requests per service
+# and operation. Controlled over HTTP:
+#   POST /_rig/faults?rate=0.1&seed=7&kinds=throttle,500,503,drop&latency_ms=20
+#                    &hold=foundation:1.8,db-aurora:6&express_factor=0.25&stall=3   (rate=0: off)
+#   POST /_rig/faults?release=1   (the stalled request goes on; nothing else changes)
+#   GET  /_rig/requests  -> {"requests": {"cloudformation:CreateChangeSet": 3, ...}, "injected": {...},
+#                            "modes": {...}, "stalled": ..., "stalled_at": ...}
 # A failed request never reaches moto (it changes nothing), as when AWS refuses it up front.
-# The pipeline walkers' own requests (header X-Rig-Generation) and /moto-api/ are never failed.
+# The pipeline walkers' own requests (header X-Rig-Generation) and /moto-api/ are never failed
+# nor stalled (their stack operations are held like any other).
 # =============================================================================================
 
 MUTATING_VERBS = ("Create", "Put", "Delete", "Update", "Execute", "Add", "Remove", "Batch", "Set",
                   "Tag", "Untag", "Start", "Stop", "Cancel", "Continue", "Register", "Deregister",
                   "Modify")
+STALL_SECONDS = 120  # a stalled request goes on by itself after this long
+HELD = []  # stacks whose operation's end is not shown yet (hold), under SERVER_LOCK
+
+
+def is_mutating(op):
+    """A write: a query/JSON action named with a mutating verb, or a REST request that is not a
+    GET or HEAD (S3's PutObject is `PUT [...]`, its DeleteObjects `POST [...]`)."""
+    return op.startswith(MUTATING_VERBS) or op.split(" ", 1)[0] in ("PUT", "POST", "DELETE")
 
 
 class Faults:
@@ -3886,19 +3926,48 @@ class Faults:
         self.lock = threading.Lock()
         self.rate, self.latency, self.kinds = 0.0, 0.0, ["throttle"]
         self.rng = None
-        self.requests, self.injected = {}, {}
+        self.requests, self.injected, self.modes = {}, {}, {}
+        self.holds, self.express_factor = {}, 0.25
+        self.stall, self.passed, self.stalled, self.stalled_at = 0, 0, None, None
+        self.released = threading.Event()
+
+    @staticmethod
+    def seconds(text, what):
+        value = float(text)
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{what}: {text!r} is not a number of seconds >= 0")
+        return value
 
     def configure(self, query):
+        """Sets every setting (those not given: off) and starts the counts again; `release=1` only
+        lets the stalled request go on."""
         import random
         import urllib.parse
         q = {k: v[-1] for k, v in urllib.parse.parse_qs(query).items()}
+        if q.get("release", "0").lower() in ("1", "true"):
+            with self.lock:
+                self.released.set()
+                return {"released": self.stalled}
+        holds = {}
+        for item in filter(None, q.get("hold", "").split(",")):
+            suffix, _, seconds = item.rpartition(":")
+            if not suffix:
+                raise ValueError(f"hold: {item!r} is not SUFFIX:SECONDS")
+            holds[suffix] = self.seconds(seconds, "hold")
+        express_factor = self.seconds(q.get("express_factor", "0.25"), "express_factor")
+        stall = int(q.get("stall", 0))
         with self.lock:
+            self.released.set()  # a request still stalled goes on
+            self.released = threading.Event()
             self.rate = float(q.get("rate", 0))
             self.latency = float(q.get("latency_ms", 0)) / 1000
             self.kinds = [k for k in q.get("kinds", "throttle").split(",") if k]
             self.rng = random.Random(int(q.get("seed", 0)))
-            self.requests, self.injected = {}, {}
-        return {"rate": self.rate, "kinds": self.kinds, "latency_ms": self.latency * 1000}
+            self.requests, self.injected, self.modes = {}, {}, {}
+            self.holds, self.express_factor = holds, express_factor
+            self.stall, self.passed, self.stalled, self.stalled_at = stall, 0, None, None
+        return {"rate": self.rate, "kinds": self.kinds, "latency_ms": self.latency * 1000, "hold": holds,
+                "express_factor": express_factor, "stall": stall}
 
     @staticmethod
     def operation(environ, body):
@@ -3916,23 +3985,47 @@ class Faults:
         return service, f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '').split('/')[1:2]}", "rest"
 
     def decide(self, environ, body):
-        """Counts the request; returns the fault to answer it with, or None."""
+        """Counts the request; returns (the fault to answer it with, or None; the Event to wait for
+        when it is the mutating request to stall, or None)."""
         service, op, protocol = self.operation(environ, body)
+        key = f"{service}:{op}"
         with self.lock:
-            key = f"{service}:{op}"
             self.requests[key] = self.requests.get(key, 0) + 1
-            if self.rng is None or self.rate <= 0 or self.rng.random() >= self.rate:
-                return None
-            kind = self.rng.choice(self.kinds)
-            self.injected[kind] = self.injected.get(kind, 0) + 1
-        return kind, service, protocol
+            if self.rng is not None and self.rate > 0 and self.rng.random() < self.rate:
+                kind = self.rng.choice(self.kinds)
+                self.injected[kind] = self.injected.get(kind, 0) + 1
+                return (kind, service, protocol), None
+            if self.stall and is_mutating(op):
+                self.passed += 1  # mutating requests that reach moto
+                if self.passed == self.stall:
+                    self.stalled = self.stalled_at = key
+                    return None, self.released
+        return None, None
+
+    def unstall(self, released):
+        with self.lock:
+            if released is self.released:  # not configured again meanwhile
+                self.stalled = None
+
+    def hold_for(self, stack_name, express=False):
+        """Seconds a stack's operation shows in progress: the longest `-SUFFIX` the name ends with."""
+        with self.lock:
+            suffix = max((s for s in self.holds if stack_name.endswith("-" + s)), key=len, default=None)
+            if suffix is None:
+                return 0.0
+            return self.holds[suffix] * (self.express_factor if express else 1.0)
+
+    def record_mode(self, stack_name, mode):
+        with self.lock:
+            self.modes[stack_name] = mode
 
     def summary(self):
         with self.lock:
             mutating = sum(n for k, n in self.requests.items()
-                           if k.split(":", 1)[1].startswith(MUTATING_VERBS))
+                           if is_mutating(k.split(":", 1)[1]))
             return {"requests": dict(self.requests), "injected": dict(self.injected),
-                    "total": sum(self.requests.values()), "mutating": mutating}
+                    "total": sum(self.requests.values()), "mutating": mutating, "modes": dict(self.modes),
+                    "stalled": self.stalled, "stalled_at": self.stalled_at}
 
 
 def fault_response(kind, service, protocol):
@@ -3973,7 +4066,7 @@ FAULTS = Faults()
 
 class FaultLayer:
     """WSGI wrapper outside OneAtATime: latency is spent before taking the server's lock, so
-    requests wait side by side as they would for a distant endpoint."""
+    requests wait side by side as they would for a distant endpoint; so is a stall."""
 
     def __init__(self, app):
         self.app = app
@@ -3981,10 +4074,14 @@ class FaultLayer:
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path in ("/_rig/faults", "/_rig/requests"):
-            answer = FAULTS.configure(environ.get("QUERY_STRING", "")) if path == "/_rig/faults" \
-                else FAULTS.summary()
+            status = "200 OK"
+            try:
+                answer = FAULTS.configure(environ.get("QUERY_STRING", "")) if path == "/_rig/faults" \
+                    else FAULTS.summary()
+            except ValueError as exc:
+                status, answer = "400 Bad Request", {"error": str(exc)}
             body = json.dumps(answer).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         if path.startswith("/moto-api/") or environ.get("HTTP_X_RIG_GENERATION") is not None:
             return self.app(environ, start_response)
@@ -3993,14 +4090,174 @@ class FaultLayer:
         if length:  # read, then handed on unchanged (a chunked body is left alone)
             body = environ["wsgi.input"].read(length)
             environ["wsgi.input"] = io.BytesIO(body)
-        fault = FAULTS.decide(environ, body)
+        fault, stall = FAULTS.decide(environ, body)
         if FAULTS.latency:
             time.sleep(FAULTS.latency)
+        if fault and fault[0] == "drop":
+            self.drop(environ)
         if fault:
             status, headers, answer = fault_response(*fault)
             start_response(status, headers + [("Content-Length", str(len(answer)))])
             return [answer]
+        if stall is not None:
+            # Held outside every lock (other requests go on), then handled as usual: like a request
+            # AWS received before its client died, it takes effect even if nobody reads the answer
+            # (werkzeug treats writing to a closed connection as a dropped connection).
+            stall.wait(STALL_SECONDS)
+            FAULTS.unstall(stall)
         return self.app(environ, start_response)
+
+    @staticmethod
+    def drop(environ):
+        """Closes the connection without an answer, as a network failure or a dying load balancer
+        does (the client sees it closed or reset before any response). werkzeug's request handler
+        takes the ConnectionError for a client that went away: it writes and logs nothing."""
+        import socket
+        try:
+            environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+        except (KeyError, OSError):
+            pass
+        raise ConnectionAbortedError("rig fault layer: connection dropped")
+
+
+def _stack_event(stack, e):
+    return e.resource_type == "AWS::CloudFormation::Stack" and e.logical_resource_id == stack.name
+
+
+def hold_stack(backend, stack, since, status, seconds):
+    """Shows `stack` in `status` (the first stack event of the operation that just ran, from event
+    number `since` on) for `seconds`: the work is done, its resource events shown, but the final
+    status and the operation's later stack events wait in `rig_hold` until settle_holds()."""
+    if seconds <= 0:
+        return
+    events = stack.events[since:]
+    first = next((i for i, e in enumerate(events) if _stack_event(stack, e) and e.resource_status == status), None)
+    if first is None:
+        return
+    later = [e for e in events[first + 1:] if _stack_event(stack, e)]
+    stack.events[:] = [e for e in stack.events if all(e is not x for x in later)]
+    if stack.stack_id in backend.deleted_stacks:  # found by name until its DELETE_COMPLETE shows
+        backend.stacks[stack.stack_id] = backend.deleted_stacks.pop(stack.stack_id)
+    stack.rig_hold = SimpleNamespace(until=time.monotonic() + seconds, status=stack.status, events=later,
+                                     backend=backend, generation=_server["generation"])
+    stack.status = status
+    HELD.append(stack)
+
+
+def end_hold(stack):
+    """Shows what the held operation ended with: its status, then its stack events, dated now."""
+    from moto.core.utils import utcnow
+    hold = stack.__dict__.pop("rig_hold")
+    HELD[:] = [s for s in HELD if s is not stack]
+    for e in hold.events:
+        e.timestamp = utcnow()
+        stack.events.append(e)
+    stack.status = hold.status
+    if hold.status == "DELETE_COMPLETE":
+        hold.backend.deleted_stacks[stack.stack_id] = hold.backend.stacks.pop(stack.stack_id)
+
+
+def settle_holds():
+    """Ends the holds whose time is over; called under SERVER_LOCK at the start of every request
+    (nothing runs in between: a hold is only ever seen through a request). A reset forgets them."""
+    now = time.monotonic()
+    for stack in list(HELD):
+        if stack.rig_hold.generation != _server["generation"]:
+            stack.__dict__.pop("rig_hold")
+            HELD[:] = [s for s in HELD if s is not stack]
+        elif now >= stack.rig_hold.until:
+            end_hold(stack)
+
+
+def extend_stack_holds() -> None:  # noqa: C901 - every stack operation, in one place
+    """`hold`: CreateStack, UpdateStack, ExecuteChangeSet and DeleteStack requests show their
+    in-progress status for the stack's hold (not the nested stacks they make); CreateChangeSet's
+    DeploymentConfig (EXPRESS: the hold times `express_factor`), which ExecuteChangeSet's
+    DisableRollback may not contradict."""
+    from moto.cloudformation import models as cfm
+    from moto.cloudformation import responses as cfr
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.core.responses import EmptyResult
+
+    def live(backend, name_or_id):
+        return backend.stacks.get(name_or_id) or next(
+            (s for s in backend.stacks.values() if s.name == name_or_id), None
+        )
+
+    def held(status, handler):
+        """The API handler of an operation on StackName, which then shows `status` for the hold."""
+        def wrapped(self):
+            backend, name = self.cloudformation_backend, self._get_param("StackName")
+            stack = live(backend, name)
+            if stack is not None and "rig_hold" in stack.__dict__ and status == "DELETE_IN_PROGRESS":
+                if stack.status == "DELETE_IN_PROGRESS":
+                    return EmptyResult()  # AWS: already being deleted
+                end_hold(stack)  # AWS cancels the operation in progress; here it has ended already
+            since = len(stack.events) if stack is not None else 0
+            result = handler(self)
+            stack = stack or live(backend, name)
+            if stack is not None:
+                hold_stack(backend, stack, since, status, FAULTS.hold_for(stack.name))
+            return result
+
+        return wrapped
+
+    api = cfr.CloudFormationResponse
+    api.create_stack = held("CREATE_IN_PROGRESS", api.create_stack)
+    api.update_stack = held("UPDATE_IN_PROGRESS", api.update_stack)  # refused while held (check_updatable, 3)
+    api.delete_stack = held("DELETE_IN_PROGRESS", api.delete_stack)
+
+    # AWS shows a stack's outputs once it is created.
+    shown_outputs = cfm.Stack.outputs.fget
+    cfm.Stack.outputs = property(
+        lambda s: None if s.status == "CREATE_IN_PROGRESS" and "rig_hold" in s.__dict__ else shown_outputs(s)
+    )
+
+    plain_create_change_set = api.create_change_set
+
+    def create_change_set(self):
+        """CreateChangeSet keeps its DeploymentConfig (moto dropped it); DescribeChangeSet shows it."""
+        config = self._get_param("DeploymentConfig") or {}
+        if config.get("Mode") not in (None, "STANDARD", "EXPRESS"):
+            raise ValidationError(
+                message=f"1 validation error detected: Value '{config['Mode']}' at 'deploymentConfig.mode' failed "
+                "to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
+            )
+        result = plain_create_change_set(self)
+        if config:
+            change_set = self.cloudformation_backend.change_sets[result.result["Id"]]
+            change_set.deployment_config = {k: config[k] for k in ("Mode", "DisableRollback") if k in config}
+        return result
+
+    def execute_change_set(self):
+        """ExecuteChangeSet: refused while the stack is held; DisableRollback belongs in the change
+        set's DeploymentConfig if it has one; the stack then shows in progress for its hold (times
+        `express_factor` in EXPRESS mode)."""
+        backend = self.cloudformation_backend
+        name, stack_name = self._get_param("ChangeSetName"), self._get_param("StackName")
+        change_set = backend.describe_change_set(name, stack_name)
+        config, stack = getattr(change_set, "deployment_config", None), change_set.stack
+        if self._get_param("DisableRollback") is not None and config:
+            raise ValidationError(
+                message="DisableRollback cannot be specified on ExecuteChangeSet when the change set has a "
+                "DeploymentConfig; set it in DeploymentConfig."
+            )
+        if "rig_hold" in stack.__dict__:  # AWS: an operation is in progress
+            raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
+        since = len(stack.events)
+        backend.execute_change_set(name, stack_name)
+        mode = (config or {}).get("Mode") or "STANDARD"
+        FAULTS.record_mode(stack.name, mode)
+        if config:  # the stack reports the DeploymentConfig of its last change set
+            stack.deployment_config = dict(config)
+        else:
+            stack.__dict__.pop("deployment_config", None)
+        status = "CREATE_IN_PROGRESS" if change_set.change_set_type == "CREATE" else "UPDATE_IN_PROGRESS"
+        hold_stack(backend, stack, since, status, FAULTS.hold_for(stack.name, express=mode == "EXPRESS"))
+        return EmptyResult()
+
+    api.create_change_set = create_change_set
+    api.execute_change_set = execute_change_set
 
 
 def serve(host: str, port: int) -> None:

@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import urllib.error
@@ -18,7 +19,7 @@ import zipfile
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rig_moto.py")
 TIMINGS = {}
@@ -684,6 +685,13 @@ Outputs:
 SMALL = r"""
 Resources:
   Topic: {Type: AWS::SNS::Topic}
+"""
+
+EXPORTING = r"""
+Resources:
+  Topic: {Type: AWS::SNS::Topic}
+Outputs:
+  TopicArn: {Value: !Ref Topic, Export: {Name: !Sub "${AWS::StackName}-topic"}}
 """
 
 PREVIOUS = r"""
@@ -3121,6 +3129,18 @@ Outputs:
             s3.get_public_access_block(Bucket="rig-moto-versioned")
         self.delete("rig-moto-bucket")
 
+    def test_26_bucket_created_with_its_tags(self):
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket="rig-moto-tagged",
+                         CreateBucketConfiguration={"Tags": [{"Key": "rig:role", "Value": "lock"}]})
+        self.assertEqual(s3.get_bucket_tagging(Bucket="rig-moto-tagged")["TagSet"],
+                         [{"Key": "rig:role", "Value": "lock"}])
+        s3.create_bucket(Bucket="rig-moto-untagged")
+        with self.assertRaises(ClientError):
+            s3.get_bucket_tagging(Bucket="rig-moto-untagged")
+        s3.delete_bucket(Bucket="rig-moto-tagged")
+        s3.delete_bucket(Bucket="rig-moto-untagged")
+
     def test_27_fault_layer(self):
         def control(path):
             request = urllib.request.Request(self.endpoint + path, method="POST" if "faults" in path else "GET")
@@ -3163,6 +3183,248 @@ Outputs:
         finally:
             control("/_rig/faults?rate=0")
         client("cloudformation").list_stacks()  # off again
+
+    def rig(self, path):
+        """POST /_rig/faults?... or GET /_rig/requests of the fault layer (27)."""
+        request = urllib.request.Request(self.endpoint + path, method="POST" if "faults" in path else "GET")
+        return json.loads(urllib.request.urlopen(request).read())
+
+    def settled(self, name, status, started, within=8):
+        """Seconds from `started` until the stack shows `status` (polled; at most `within`)."""
+        while (current := self.stack(name)["StackStatus"]) != status:
+            self.assertLess(time.monotonic() - started, within, f"{name} still {current}")
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+    def test_27_stack_holds(self):
+        foundation = "o-p-dev-foundation"
+        try:
+            for bad in ("hold=foundation", "hold=foundation:soon", "express_factor=-1", "stall=x"):
+                with self.assertRaises(urllib.error.HTTPError) as err:
+                    self.rig(f"/_rig/faults?{bad}")
+                self.assertEqual(err.exception.code, 400, bad)
+            # URL-encoded or not; "o-p-dev-foundation" ends with both suffixes: the longer one wins
+            self.rig("/_rig/faults?hold=foundation%3A0.5%2Cdev-foundation%3A1.5,db-aurora:0.5")
+            started = time.monotonic()
+            cs = self.change_set(foundation, EXPORTING, kind="CREATE")
+            self.cf.execute_change_set(ChangeSetName=cs["ChangeSetId"])
+            stack = self.stack(foundation)
+            self.assertEqual(stack["StackStatus"], "CREATE_IN_PROGRESS")
+            self.assertIsNone(stack.get("Outputs"))
+            self.assertEqual([s["StackStatus"] for s in self.cf.list_stacks()["StackSummaries"]],
+                             ["CREATE_IN_PROGRESS"])
+            self.assertIn(f"{foundation}-topic", [e["Name"] for e in self.cf.list_exports()["Exports"]])  # work done
+            self.assertIn(("Topic", "CREATE_COMPLETE"), self.statuses(foundation))
+            self.assertNotIn((foundation, "CREATE_COMPLETE"), self.statuses(foundation))
+            with self.assertRaises(ClientError) as err:
+                self.change_set(foundation, EXPORTING + "\n")
+            self.assertIn("is in CREATE_IN_PROGRESS state and can not be updated.",
+                          err.exception.response["Error"]["Message"])
+            with self.assertRaises(ClientError) as err:
+                self.cf.update_stack(StackName=foundation, TemplateBody=SMALL)
+            self.assertIn("is in CREATE_IN_PROGRESS state", err.exception.response["Error"]["Message"])
+            elapsed = self.settled(foundation, "CREATE_COMPLETE", started)
+            self.assertTrue(1.5 <= elapsed < 6, elapsed)
+            self.assertEqual(self.events(foundation)[0]["ResourceStatus"], "CREATE_COMPLETE")
+            self.assertIn("TopicArn", self.outputs(foundation))
+
+            # CreateStack and UpdateStack (suffix "foundation": 0.5 s), a failed create (held, then ROLLBACK_COMPLETE)
+            started = time.monotonic()
+            self.cf.create_stack(StackName="o-p-qa-foundation", TemplateBody=SMALL)
+            self.assertEqual(self.stack("o-p-qa-foundation")["StackStatus"], "CREATE_IN_PROGRESS")
+            self.assertTrue(0.5 <= self.settled("o-p-qa-foundation", "CREATE_COMPLETE", started) < 5)
+            started = time.monotonic()
+            self.cf.update_stack(StackName="o-p-qa-foundation", TemplateBody=EXPORTING)
+            self.assertEqual(self.stack("o-p-qa-foundation")["StackStatus"], "UPDATE_IN_PROGRESS")
+            self.assertNotIn(("o-p-qa-foundation", "UPDATE_COMPLETE"), self.statuses("o-p-qa-foundation"))
+            self.assertTrue(0.5 <= self.settled("o-p-qa-foundation", "UPDATE_COMPLETE", started) < 5)
+            started = time.monotonic()
+            self.cf.create_stack(StackName="o-p-dev-db-aurora", TemplateBody=FAILING)
+            self.assertEqual(self.stack("o-p-dev-db-aurora")["StackStatus"], "CREATE_IN_PROGRESS")
+            self.assertIn(("Broken", "CREATE_FAILED"), self.statuses("o-p-dev-db-aurora"))  # resource events at once
+            self.assertTrue(0.5 <= self.settled("o-p-dev-db-aurora", "ROLLBACK_COMPLETE", started) < 5)
+            self.assertEqual(self.events("o-p-dev-db-aurora")[0]["ResourceStatus"], "ROLLBACK_COMPLETE")
+
+            # no matching suffix, no hold
+            self.create("o-p-dev-other", SMALL)
+            self.create("foundation", SMALL)
+
+            # DeleteStack: DELETE_IN_PROGRESS, still found by name (a second DeleteStack changes nothing), then gone
+            stack_id = self.stack(foundation)["StackId"]
+            started = time.monotonic()
+            self.cf.delete_stack(StackName=foundation)
+            self.assertEqual(self.stack(foundation)["StackStatus"], "DELETE_IN_PROGRESS")
+            self.cf.delete_stack(StackName=foundation)
+            self.assertNotIn((foundation, "DELETE_COMPLETE"), self.statuses(foundation))
+            while True:
+                try:
+                    self.stack(foundation)
+                except ClientError as exc:
+                    self.assertIn("does not exist", exc.response["Error"]["Message"])
+                    break
+                self.assertLess(time.monotonic() - started, 8)
+                time.sleep(0.05)
+            self.assertTrue(1.5 <= time.monotonic() - started < 8)
+            self.assertEqual(self.stack(stack_id)["StackStatus"], "DELETE_COMPLETE")
+            self.assertEqual([s["StackStatus"] for s in self.cf.list_stacks()["StackSummaries"]
+                              if s["StackId"] == stack_id], ["DELETE_COMPLETE"])
+
+            # DeleteStack of a stack still held in CREATE_IN_PROGRESS: its create shows ended, then the delete
+            self.cf.create_stack(StackName="o-p-prod-foundation", TemplateBody=SMALL)
+            self.cf.delete_stack(StackName="o-p-prod-foundation")
+            self.assertEqual(self.stack("o-p-prod-foundation")["StackStatus"], "DELETE_IN_PROGRESS")
+            self.assertIn(("o-p-prod-foundation", "CREATE_COMPLETE"), self.statuses("o-p-prod-foundation"))
+
+            # configured again without hold: nothing is held
+            self.rig("/_rig/faults?rate=0")
+            self.create("o-p-test-foundation", SMALL)
+            self.delete("o-p-test-foundation")
+        finally:
+            self.rig("/_rig/faults?rate=0")
+
+    def test_27_express_deployment_mode(self):
+        def change_set(name, kind="CREATE", template=SMALL, **extra):
+            return self.cf.create_change_set(StackName=name, ChangeSetName=f"rig-{time.monotonic_ns()}",
+                                             TemplateBody=template, ChangeSetType=kind, **extra)["Id"]
+
+        try:
+            self.rig("/_rig/faults?hold=app-api:2")  # express_factor: 0.25 unless given
+            express = change_set("o-p-dev-app-api", DeploymentConfig={"Mode": "EXPRESS"})
+            standard = change_set("o-p-qa-app-api")
+            self.assertEqual(self.cf.describe_change_set(ChangeSetName=express)["DeploymentConfig"],
+                             {"Mode": "EXPRESS"})
+            self.assertNotIn("DeploymentConfig", self.cf.describe_change_set(ChangeSetName=standard))
+            started = time.monotonic()
+            self.cf.execute_change_set(ChangeSetName=express)
+            self.cf.execute_change_set(ChangeSetName=standard)
+            self.assertEqual(self.stack("o-p-dev-app-api")["StackStatus"], "CREATE_IN_PROGRESS")
+            fast = self.settled("o-p-dev-app-api", "CREATE_COMPLETE", started)
+            slow = self.settled("o-p-qa-app-api", "CREATE_COMPLETE", started)
+            self.assertTrue(0.5 <= fast < 2 <= slow, (fast, slow))
+            self.assertEqual(self.rig("/_rig/requests")["modes"],
+                             {"o-p-dev-app-api": "EXPRESS", "o-p-qa-app-api": "STANDARD"})
+            self.assertEqual(self.stack("o-p-dev-app-api")["DeploymentConfig"], {"Mode": "EXPRESS"})
+            self.assertNotIn("DeploymentConfig", self.stack("o-p-qa-app-api"))
+
+            # express_factor; DisableRollback belongs in the DeploymentConfig, not on ExecuteChangeSet
+            self.rig("/_rig/faults?hold=app-api:2&express_factor=0.5")
+            update = change_set("o-p-dev-app-api", kind="UPDATE", template=EXPORTING,
+                                DeploymentConfig={"Mode": "EXPRESS", "DisableRollback": True})
+            self.assertEqual(self.cf.describe_change_set(ChangeSetName=update)["DeploymentConfig"],
+                             {"Mode": "EXPRESS", "DisableRollback": True})
+            with self.assertRaises(ClientError) as err:
+                self.cf.execute_change_set(ChangeSetName=update, DisableRollback=False)
+            self.assertEqual(err.exception.response["Error"]["Code"], "ValidationError")
+            self.assertEqual(err.exception.response["Error"]["Message"],
+                             "DisableRollback cannot be specified on ExecuteChangeSet when the change set has a "
+                             "DeploymentConfig; set it in DeploymentConfig.")
+            self.assertEqual(self.stack("o-p-dev-app-api")["StackStatus"], "CREATE_COMPLETE")
+            self.assertEqual(self.rig("/_rig/requests")["modes"], {})
+            started = time.monotonic()
+            self.cf.execute_change_set(ChangeSetName=update)
+            self.assertEqual(self.stack("o-p-dev-app-api")["StackStatus"], "UPDATE_IN_PROGRESS")
+            self.assertTrue(1 <= self.settled("o-p-dev-app-api", "UPDATE_COMPLETE", started) < 2)
+            self.assertEqual(self.rig("/_rig/requests")["modes"], {"o-p-dev-app-api": "EXPRESS"})
+            # a standard change set without DisableRollback on execute is unchanged; an unknown mode is refused
+            self.cf.execute_change_set(ChangeSetName=change_set("o-p-qa-app-api", kind="UPDATE", template=EXPORTING),
+                                       DisableRollback=False)
+            self.assertEqual(self.rig("/_rig/requests")["modes"],
+                             {"o-p-dev-app-api": "EXPRESS", "o-p-qa-app-api": "STANDARD"})
+            with self.assertRaises(ClientError) as err:
+                change_set("o-p-prod-app-api", DeploymentConfig={"Mode": "FAST"})
+            self.assertEqual(err.exception.response["Error"]["Code"], "ValidationError")
+        finally:
+            self.rig("/_rig/faults?rate=0")
+
+    def test_27_stall(self):
+        ssm = self.client("ssm")
+        impatient = boto3.client("ssm", endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                                 aws_secret_access_key="test",
+                                 config=Config(read_timeout=1, retries={"total_max_attempts": 1}))
+        try:
+            self.rig("/_rig/faults?stall=2")
+            ssm.describe_parameters()  # not mutating: not counted
+            ssm.put_parameter(Name="/rig/stall/1", Value="one", Type="String")
+            started = time.monotonic()
+            with self.assertRaises(ReadTimeoutError):  # the 2nd mutating request is held; its client gives up
+                impatient.put_parameter(Name="/rig/stall/2", Value="two", Type="String")
+            self.assertLess(time.monotonic() - started, 5)
+            seen = self.rig("/_rig/requests")
+            self.assertEqual((seen["stalled"], seen["stalled_at"]), ("ssm:PutParameter", "ssm:PutParameter"))
+            self.assertEqual(ssm.get_parameter(Name="/rig/stall/1")["Parameter"]["Value"], "one")  # others flow
+            with self.assertRaises(ClientError):
+                ssm.get_parameter(Name="/rig/stall/2")  # not in moto yet
+            self.assertEqual(self.rig("/_rig/faults?release=1"), {"released": "ssm:PutParameter"})
+            started = time.monotonic()
+            while True:  # it reaches moto although nobody waits for its answer any more
+                try:
+                    self.assertEqual(ssm.get_parameter(Name="/rig/stall/2")["Parameter"]["Value"], "two")
+                    break
+                except ClientError:
+                    self.assertLess(time.monotonic() - started, 5)
+                    time.sleep(0.05)
+            seen = self.rig("/_rig/requests")  # release changed nothing else
+            self.assertEqual((seen["stalled"], seen["stalled_at"]), (None, "ssm:PutParameter"))
+            self.assertEqual(seen["requests"]["ssm:PutParameter"], 2)
+            self.assertEqual(seen["requests"]["ssm:DescribeParameters"], 1)
+
+            # a client that waits gets its answer once released
+            self.rig("/_rig/faults?stall=1")
+            self.assertIsNone(self.rig("/_rig/requests")["stalled_at"])
+            answer = {}
+            waiting = threading.Thread(
+                target=lambda: answer.update(ssm.put_parameter(Name="/rig/stall/3", Value="three", Type="String")))
+            waiting.start()
+            started = time.monotonic()
+            while self.rig("/_rig/requests")["stalled"] is None:
+                self.assertLess(time.monotonic() - started, 5)
+                time.sleep(0.05)
+            time.sleep(0.2)
+            self.assertTrue(waiting.is_alive())
+            self.rig("/_rig/faults?release=1")
+            waiting.join(10)
+            self.assertEqual(answer.get("Version"), 1)
+            self.assertIsNone(self.rig("/_rig/requests")["stalled"])
+            ssm.put_parameter(Name="/rig/stall/4", Value="four", Type="String")  # only the N-th is held
+        finally:
+            self.rig("/_rig/faults?rate=0")
+
+    def test_27_dropped_connections(self):
+        once = Config(retries={"total_max_attempts": 1})
+
+        def client(service):
+            return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                                aws_secret_access_key="test", config=once)
+
+        sts, ssm = client("sts"), client("ssm")
+        try:
+            self.rig("/_rig/faults?rate=1&kinds=drop")
+            for call in (sts.get_caller_identity,
+                         lambda: ssm.put_parameter(Name="/rig/dropped", Value="x", Type="String")):
+                with self.assertRaises((ConnectionClosedError, EndpointConnectionError)):  # no HTTP status at all
+                    call()
+            self.assertEqual(self.rig("/_rig/requests")["injected"], {"drop": 2})
+            self.rig("/_rig/faults?rate=0")
+            sts.get_caller_identity()  # the server serves on
+            with self.assertRaises(ClientError):
+                ssm.get_parameter(Name="/rig/dropped")  # a dropped request never reached moto
+            # among the other kinds, seeded
+            self.rig("/_rig/faults?rate=0.5&seed=5&kinds=drop,throttle")
+            outcomes = {"ok": 0, "drop": 0, "throttle": 0}
+            for _ in range(40):
+                try:
+                    sts.get_caller_identity()
+                    outcomes["ok"] += 1
+                except ConnectionClosedError:
+                    outcomes["drop"] += 1
+                except ClientError:
+                    outcomes["throttle"] += 1
+            self.assertTrue(outcomes["drop"] and outcomes["throttle"] and outcomes["ok"], outcomes)
+            self.assertEqual(self.rig("/_rig/requests")["injected"],
+                             {k: n for k, n in outcomes.items() if k != "ok"})
+        finally:
+            self.rig("/_rig/faults?rate=0")
+        sts.get_caller_identity()
 
     def test_9_scenario_timing(self):
         started = time.monotonic()

@@ -2,8 +2,8 @@
 //! shapes AWS (and stand-ins) produce — means "unchanged" and is deleted.
 
 use aws_sdk_cloudformation::types::{
-    Capability as CfnCapability, ChangeAction as Cfn, ChangeSetStatus, ChangeSetType, Parameter,
-    Replacement, Tag,
+    Capability as CfnCapability, ChangeAction as Cfn, ChangeSetStatus, ChangeSetType,
+    DeploymentConfig, DeploymentConfigMode, Parameter, Replacement, Tag,
 };
 
 use super::{
@@ -56,6 +56,13 @@ impl Stacks<'_> {
         }
         for c in &input.capabilities {
             req = req.capabilities(CfnCapability::from(c.as_str()));
+        }
+        if input.express {
+            req = req.deployment_config(
+                DeploymentConfig::builder()
+                    .mode(DeploymentConfigMode::Express)
+                    .build(),
+            );
         }
         if let Err(e) = req.send().await {
             let e = aws_err("CreateChangeSet", self.ep(), e);

@@ -116,6 +116,9 @@ pub struct StackInput<'a> {
     pub parameters: Vec<(String, String)>,
     pub tags: Vec<(String, String)>,
     pub capabilities: Vec<String>,
+    /// Deploy in CloudFormation's express mode (`DeploymentConfig.Mode = EXPRESS` on the
+    /// change set); otherwise the standard mode.
+    pub express: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -13,6 +13,23 @@ use aws_sdk_s3::types::{
 use super::{build_err, template_key, template_url, Touch};
 use crate::cloud::{aws_err, AwsError, Clients};
 
+/// The tag a bucket carries from its creation until its settings (encryption, versioning,
+/// public access block) are applied; the next run finishes a bucket that still has it.
+pub const UNFINISHED_TAG: &str = "rig:unfinished";
+
+/// Tags in S3's shape.
+fn s3_tags(tags: &BTreeMap<String, String>) -> Result<Vec<S3Tag>, AwsError> {
+    tags.iter()
+        .map(|(k, v)| {
+            S3Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| build_err("PutBucketTagging", e))
+        })
+        .collect()
+}
+
 /// User metadata holding the SHA-256 (hex) of an object rig wrote.
 const SHA_METADATA: &str = "rig-sha256";
 
@@ -71,9 +88,11 @@ impl Clients {
         }
     }
 
-    /// Makes sure a bucket exists with rig's tags. A missing bucket is created encrypted,
-    /// private, tagged and, when `versioned`, versioned; an existing one (`current` = its tags,
-    /// already verified as this riglet's) only gets the tags it lacks. Settings are not
+    /// Makes sure a bucket exists with rig's tags. A missing bucket is created with its tags
+    /// and [`UNFINISHED_TAG`], then made encrypted, private and, when `versioned`, versioned,
+    /// then given its final tags; an existing one (`current` = its tags, already verified as
+    /// this riglet's) only gets the tags it lacks, unless it still has [`UNFINISHED_TAG`] (a
+    /// run stopped while creating it): then it is finished as a new one. Settings are not
     /// re-applied on every run.
     pub async fn ensure_bucket(
         &self,
@@ -82,7 +101,8 @@ impl Clients {
         current: Option<&BTreeMap<String, String>>,
         versioned: bool,
     ) -> Result<Touch, AwsError> {
-        if let Some(current) = current {
+        let unfinished = current.is_some_and(|c| c.contains_key(UNFINISHED_TAG));
+        if let Some(current) = current.filter(|_| !unfinished) {
             if tags.iter().all(|(k, v)| current.get(k) == Some(v)) {
                 return Ok(Touch::Unchanged);
             }
@@ -91,17 +111,27 @@ impl Clients {
             self.put_bucket_tags(bucket, &merged).await?;
             return Ok(Touch::Updated);
         }
-        let mut req = self.s3.create_bucket().bucket(bucket);
+        // The tags come with the bucket, in the one request, with the unfinished mark: a run
+        // killed before the settings below are applied leaves a bucket the next run recognises
+        // as its own and finishes.
+        let mut marked = tags.clone();
+        marked.insert(UNFINISHED_TAG.into(), "true".into());
+        let mut config = CreateBucketConfiguration::builder().set_tags(Some(s3_tags(&marked)?));
         if self.region != "us-east-1" {
-            req = req.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(self.region.as_str()))
-                    .build(),
-            );
+            config =
+                config.location_constraint(BucketLocationConstraint::from(self.region.as_str()));
         }
-        if let Err(e) = req.send().await {
+        let created = self
+            .s3
+            .create_bucket()
+            .bucket(bucket)
+            .create_bucket_configuration(config.build())
+            .send()
+            .await;
+        if let Err(e) = created {
             let e = aws_err("CreateBucket", self.ep(), e);
-            // A concurrent run made it meanwhile: its tags are set below either way.
+            // Made by a concurrent run, or by an earlier one that did not finish: the settings
+            // and the final tags are applied below either way.
             if e.code() != Some("BucketAlreadyOwnedByYou") {
                 return Err(e);
             }
@@ -153,6 +183,7 @@ impl Clients {
             .send()
             .await
             .map_err(|e| aws_err("PutPublicAccessBlock", self.ep(), e))?;
+        // The final tags, without the unfinished mark: the bucket is complete.
         self.put_bucket_tags(bucket, tags).await?;
         Ok(Touch::Created)
     }
@@ -162,16 +193,7 @@ impl Clients {
         bucket: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), AwsError> {
-        let mut tagging = Tagging::builder();
-        for (k, v) in tags {
-            tagging = tagging.tag_set(
-                S3Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .map_err(|e| build_err("PutBucketTagging", e))?,
-            );
-        }
+        let tagging = Tagging::builder().set_tag_set(Some(s3_tags(tags)?));
         self.s3
             .put_bucket_tagging()
             .bucket(bucket)

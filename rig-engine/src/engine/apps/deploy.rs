@@ -161,7 +161,10 @@ impl Engine {
             .and_then(|l| l.parameter("ContainerImage"))
             .map(str::to_string);
         self.note_resets(&planned, live.as_ref());
-        let done = self.roll_out(&planned, live, req, &mut watcher).await;
+        let express = settled.express(&planned);
+        let done = self
+            .roll_out(&planned, express, live, req, &mut watcher)
+            .await;
         let (after, outcome, view, deployment, task_definition) = match done {
             Ok(d) => d,
             Err(EngineError::App(AppError::RolloutFailed {
@@ -219,12 +222,15 @@ impl Engine {
     async fn roll_out(
         &self,
         planned: &PlannedStack,
+        express: bool,
         live: Option<StackState>,
         req: &AppDeployRequest,
         watcher: &mut Watcher<'_>,
     ) -> Result<(StackState, Outcome, ServiceView, String, String), EngineError> {
         let stack = planned.plan.name.clone();
-        let outcome = self.change(planned, live, &req.operation, watcher).await?;
+        let outcome = self
+            .change(planned, express, live, &req.operation, watcher)
+            .await?;
         let after = self.stacks().describe(&stack).await?;
         let after = after.ok_or_else(|| StackError::Failed {
             stack: stack.clone(),
@@ -277,11 +283,13 @@ impl Engine {
     async fn change(
         &self,
         planned: &PlannedStack,
+        express: bool,
         live: Option<StackState>,
         op: &AppOperation,
         watcher: &mut Watcher<'_>,
     ) -> Result<Outcome, EngineError> {
-        let ctx = self.ctx();
+        let mut ctx = self.ctx();
+        ctx.express = express;
         let s = planned.clone();
         let scale: Vec<(String, String)> = match op {
             AppOperation::Deploy { .. } => vec![],
