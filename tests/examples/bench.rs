@@ -352,6 +352,12 @@ fn status_of_many_apps(aws: &LocalAws, bin: &Path) -> Result<(f64, f64, u64)> {
     aws.reset()?;
     aws.faults("")?;
     let (dir, cert) = riglet_folder(aws, "fargate", "none");
+    tokio::runtime::Runtime::new()?.block_on(async {
+        rig_tests::apps::AppApi::new(aws)
+            .await
+            .create_public_zone("example.com")
+            .await
+    })?;
     let config = dir.path().join("rig.toml");
     let mut text = config_text("many", &cert, "fargate", "none");
     for i in 1..=APPS {
