@@ -307,21 +307,26 @@ async fn connect(g: &Global, p: &mut Session) -> Result<Engine> {
 /// from `RIG_POLL_MAX_MS` (milliseconds, default 5000) when it is set.
 fn engine_options() -> Result<EngineOptions> {
     let mut options = EngineOptions::default();
-    if let Ok(v) = std::env::var("RIG_POLL_MAX_MS") {
-        match v.trim().parse::<u64>() {
-            Ok(n) if n > 0 => {
-                options.backoff.max = Duration::from_millis(n);
-                options.backoff.initial = options.backoff.initial.min(options.backoff.max);
-            }
-            _ => {
-                return Err(failure::Usage(format!(
-                    "RIG_POLL_MAX_MS is `{v}`, not a whole number of milliseconds above 0; unset it for the default (5000)"
-                ))
-                .into())
-            }
-        }
+    if let Some(n) = positive_env("RIG_POLL_MAX_MS", "milliseconds", 5000)? {
+        options.backoff.max = Duration::from_millis(n);
+        options.backoff.initial = options.backoff.initial.min(options.backoff.max);
     }
     Ok(options)
+}
+
+/// A whole number above 0 from environment variable `name` (in `unit`), `None` when unset;
+/// a usage error naming the variable and its `default` otherwise.
+fn positive_env(name: &str, unit: &str, default: u64) -> Result<Option<u64>> {
+    let Ok(v) = std::env::var(name) else {
+        return Ok(None);
+    };
+    match v.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(Some(n)),
+        _ => Err(failure::Usage(format!(
+            "{name} is `{v}`, not a whole number of {unit} above 0; unset it for the default ({default})"
+        ))
+        .into()),
+    }
 }
 
 struct TtyPrompt;
@@ -746,18 +751,9 @@ fn refused_before_change(outcome: &Result<u8>) -> bool {
 
 /// The lease of the riglet's lock (`RIG_LOCK_LEASE_SECONDS`, default 60) and `--lock-wait`.
 fn lock_options(g: &Global) -> Result<LockOptions> {
-    let lease = match std::env::var("RIG_LOCK_LEASE_SECONDS") {
-        Err(_) => LockOptions::default().lease,
-        Ok(v) => match v.trim().parse::<u64>() {
-            Ok(n) if n > 0 => Duration::from_secs(n),
-            _ => {
-                return Err(failure::Usage(format!(
-                    "RIG_LOCK_LEASE_SECONDS is `{v}`, not a whole number of seconds above 0; unset it for the default (60)"
-                ))
-                .into())
-            }
-        },
-    };
+    let default = LockOptions::default().lease;
+    let lease = positive_env("RIG_LOCK_LEASE_SECONDS", "seconds", default.as_secs())?
+        .map_or(default, Duration::from_secs);
     Ok(LockOptions {
         lease,
         wait: Duration::from_secs(g.lock_wait),

@@ -243,9 +243,7 @@ impl Ctx {
             }
         }
     }
-}
 
-impl Ctx {
     /// Express mode: CloudFormation reported the stack done once its configuration was
     /// applied, so its resources may still be starting. Polls the stack's own health probes
     /// (an RDS cluster `available`, an ECS cluster's container instances registered, ...) until

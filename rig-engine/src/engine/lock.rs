@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use rig_core::names::RigletNames;
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::store::UNFINISHED_TAG;
 use crate::cloud::{AwsError, Clients};
 use crate::engine::Engine;
 use crate::events::EventSink;
@@ -158,16 +157,11 @@ impl Engine {
                 }
                 .into());
             }
-            if tags.contains_key(UNFINISHED_TAG) {
-                // A run stopped while creating it: finish it.
-                c.ensure_bucket(&bucket, &expected.tags(), Some(tags), false)
-                    .await?;
-            }
-        } else {
-            c.ensure_bucket(&bucket, &expected.tags(), None, false)
-                .await?;
-            created = true;
         }
+        // Created, or finished if a run stopped while creating it; nothing to do otherwise.
+        c.ensure_bucket(&bucket, &expected.tags(), current.as_ref(), false)
+            .await?;
+        created |= current.is_none();
         let mut me = holder(command);
         let started = Instant::now();
         let poll = (opts.lease / 4).clamp(Duration::from_millis(100), Duration::from_secs(2));

@@ -5,8 +5,6 @@
 mod ecr;
 mod lock;
 mod s3;
-
-pub use s3::UNFINISHED_TAG;
 mod ssm;
 
 use sha2::{Digest, Sha256};

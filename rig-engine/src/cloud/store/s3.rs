@@ -15,7 +15,7 @@ use crate::cloud::{aws_err, AwsError, Clients};
 
 /// The tag a bucket carries from its creation until its settings (encryption, versioning,
 /// public access block) are applied; the next run finishes a bucket that still has it.
-pub const UNFINISHED_TAG: &str = "rig:unfinished";
+const UNFINISHED_TAG: &str = "rig:unfinished";
 
 /// Tags in S3's shape.
 fn s3_tags(tags: &BTreeMap<String, String>) -> Result<Vec<S3Tag>, AwsError> {
@@ -89,9 +89,9 @@ impl Clients {
     }
 
     /// Makes sure a bucket exists with rig's tags. A missing bucket is created with its tags
-    /// and [`UNFINISHED_TAG`], then made encrypted, private and, when `versioned`, versioned,
+    /// and `rig:unfinished`, then made encrypted, private and, when `versioned`, versioned,
     /// then given its final tags; an existing one (`current` = its tags, already verified as
-    /// this riglet's) only gets the tags it lacks, unless it still has [`UNFINISHED_TAG`] (a
+    /// this riglet's) only gets the tags it lacks, unless it still has `rig:unfinished` (a
     /// run stopped while creating it): then it is finished as a new one. Settings are not
     /// re-applied on every run.
     pub async fn ensure_bucket(
